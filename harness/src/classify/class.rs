@@ -1,0 +1,133 @@
+//! The stable outcome classes of DESIGN.md: identifiers that reports, snapshots and tests use.
+
+use serde::{Deserialize, Serialize};
+
+/// One stable outcome class. The kebab-case name is the identifier in scenario files, snapshots and reports.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    // Windows build and mount failures.
+    BindfltAccessDenied,
+    BindfltAttachRefused,
+    LayerInUse,
+    LayerActivateFailed,
+    LayerPrepareFailed,
+    NestedLayersUnsupported,
+    OsVersionMismatch,
+    HypervUnavailable,
+    ComputeSystemExited,
+    ComputeSystemGone,
+    BadPath,
+    LogonTokenDenied,
+    RunStepFailed,
+    PlatformUnsupported,
+    ServiceExists,
+    /// Nothing recognised; the first error line is kept beside it.
+    Unknown,
+    // Benign start-up warnings: recorded, never failures.
+    CdiUnavailable,
+    NullNetwork,
+    // Harness and infrastructure.
+    RolloutTimeout,
+    ImagePullFailed,
+    CrashLoop,
+    BuildkitdUnreachable,
+    ExecFailed,
+    StepTimeout,
+    Cancelled,
+}
+
+impl Class {
+    /// Every class, in declaration order.
+    pub const ALL: &[Class] = &[
+        Class::BindfltAccessDenied,
+        Class::BindfltAttachRefused,
+        Class::LayerInUse,
+        Class::LayerActivateFailed,
+        Class::LayerPrepareFailed,
+        Class::NestedLayersUnsupported,
+        Class::OsVersionMismatch,
+        Class::HypervUnavailable,
+        Class::ComputeSystemExited,
+        Class::ComputeSystemGone,
+        Class::BadPath,
+        Class::LogonTokenDenied,
+        Class::RunStepFailed,
+        Class::PlatformUnsupported,
+        Class::ServiceExists,
+        Class::Unknown,
+        Class::CdiUnavailable,
+        Class::NullNetwork,
+        Class::RolloutTimeout,
+        Class::ImagePullFailed,
+        Class::CrashLoop,
+        Class::BuildkitdUnreachable,
+        Class::ExecFailed,
+        Class::StepTimeout,
+        Class::Cancelled,
+    ];
+
+    /// The stable identifier, e.g. `bindflt-access-denied`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::BindfltAccessDenied => "bindflt-access-denied",
+            Class::BindfltAttachRefused => "bindflt-attach-refused",
+            Class::LayerInUse => "layer-in-use",
+            Class::LayerActivateFailed => "layer-activate-failed",
+            Class::LayerPrepareFailed => "layer-prepare-failed",
+            Class::NestedLayersUnsupported => "nested-layers-unsupported",
+            Class::OsVersionMismatch => "os-version-mismatch",
+            Class::HypervUnavailable => "hyperv-unavailable",
+            Class::ComputeSystemExited => "compute-system-exited",
+            Class::ComputeSystemGone => "compute-system-gone",
+            Class::BadPath => "bad-path",
+            Class::LogonTokenDenied => "logon-token-denied",
+            Class::RunStepFailed => "run-step-failed",
+            Class::PlatformUnsupported => "platform-unsupported",
+            Class::ServiceExists => "service-exists",
+            Class::Unknown => "unknown",
+            Class::CdiUnavailable => "cdi-unavailable",
+            Class::NullNetwork => "null-network",
+            Class::RolloutTimeout => "rollout-timeout",
+            Class::ImagePullFailed => "image-pull-failed",
+            Class::CrashLoop => "crash-loop",
+            Class::BuildkitdUnreachable => "buildkitd-unreachable",
+            Class::ExecFailed => "exec-failed",
+            Class::StepTimeout => "step-timeout",
+            Class::Cancelled => "cancelled",
+        }
+    }
+
+    /// Benign warnings are recorded but never make a step fail.
+    pub fn is_benign(self) -> bool {
+        matches!(self, Class::CdiUnavailable | Class::NullNetwork)
+    }
+
+    /// Looks a class up by its identifier.
+    pub fn from_name(name: &str) -> Option<Class> {
+        Class::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_serde_and_lookup() {
+        for &class in Class::ALL {
+            let json = serde_json::to_string(&class).unwrap();
+            assert_eq!(json, format!("\"{}\"", class.as_str()));
+            assert_eq!(Class::from_name(class.as_str()), Some(class));
+        }
+        assert_eq!(Class::from_name("no-such-class"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! Turns a Windows-on-Kubernetes bug report into a repeatable experiment: scenario -> plan -> lanes -> outcomes -> verdicts -> reports.
+
+pub mod classify;
+pub mod cli;
+pub mod exit;
