@@ -3,3 +3,4 @@
 pub mod classify;
 pub mod cli;
 pub mod exit;
+pub mod normalize;
