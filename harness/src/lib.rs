@@ -3,4 +3,6 @@
 pub mod classify;
 pub mod cli;
 pub mod exit;
+pub mod lanes;
 pub mod normalize;
+pub mod scenario;

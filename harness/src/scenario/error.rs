@@ -1,0 +1,111 @@
+//! Problems found in a scenario file, each pointing at the line and column it is about, with a hint what to do.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+
+/// A file's text, named as the user wrote its path.
+#[derive(Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    /// The byte offset of a 1-based line and character column, clamped to the text.
+    pub fn offset_of(&self, line: u64, column: u64) -> usize {
+        let start = self
+            .text
+            .split_inclusive('\n')
+            .take(line.saturating_sub(1) as usize)
+            .map(str::len)
+            .sum::<usize>();
+        let rest = &self.text[start.min(self.text.len())..];
+        let within = rest
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(rest.len(), |(i, _)| i);
+        (start + within).min(self.text.len())
+    }
+}
+
+/// One located problem in a scenario or a file it references.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{file}:{line}:{column}: {message}")]
+#[diagnostic(code(harness::scenario))]
+pub struct Problem {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    #[source_code]
+    source_code: NamedSource<String>,
+    #[label("{label}")]
+    span: SourceSpan,
+    label: String,
+    #[help]
+    pub help: Option<String>,
+}
+
+impl Problem {
+    /// A problem at `line:column` of `source`, `len` bytes long.
+    pub fn at(source: &Source, line: u64, column: u64, len: usize, message: impl Into<String>) -> Problem {
+        let offset = source.offset_of(line, column);
+        let len = len.min(source.text.len() - offset);
+        Problem {
+            file: source.name.clone(),
+            line,
+            column,
+            message: message.into(),
+            source_code: NamedSource::new(&source.name, source.text.clone()),
+            span: (offset, len).into(),
+            label: "here".to_owned(),
+            help: None,
+        }
+    }
+
+    /// What the label under the offending span says.
+    pub fn label(mut self, label: impl Into<String>) -> Problem {
+        self.label = label.into();
+        self
+    }
+
+    /// What the user can do about it.
+    pub fn help(mut self, help: impl Into<String>) -> Problem {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum Error {
+    #[error("{}: cannot read: {source}", path.display())]
+    #[diagnostic(code(harness::read), help("check that the path exists and is readable"))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} problem(s) in {file}", problems.len())]
+    #[diagnostic(code(harness::invalid))]
+    Invalid {
+        file: String,
+        #[related]
+        problems: Vec<Problem>,
+    },
+}
+
+impl Error {
+    /// The located problems, if any.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Error::Read { .. } => &[],
+            Error::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+/// A shared source, for problems found after loading.
+pub type SharedSource = Arc<Source>;

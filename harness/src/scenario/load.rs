@@ -1,0 +1,127 @@
+//! Reads a YAML file within hard limits and deserialises it, turning every parser error into a located [`Problem`].
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use regex::Regex;
+use serde::de::DeserializeOwned;
+
+use crate::scenario::error::{Error, Problem, Source};
+use crate::scenario::tree::Node;
+
+/// Input limits: a hostile file is rejected fast, before it costs memory or time.
+pub mod limits {
+    /// Largest file read, in bytes.
+    pub const MAX_BYTES: u64 = 1024 * 1024;
+    /// Deepest nesting of mappings and sequences.
+    pub const MAX_DEPTH: usize = 64;
+    /// Most aliases (`*name`) in one file.
+    pub const MAX_ALIASES: usize = 64;
+    /// Most events an alias may replay in total: bounds alias-bomb expansion.
+    pub const MAX_REPLAYED_EVENTS: usize = 10_000;
+    /// Most YAML nodes in one file.
+    pub const MAX_NODES: usize = 100_000;
+}
+
+/// A parsed YAML document: its text, and the tree of located nodes for pointing into it.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub source: Arc<Source>,
+    pub tree: Node,
+}
+
+impl Doc {
+    /// A problem at the deepest node of `path` that exists in this document.
+    pub fn problem(&self, path: &[&str], message: impl Into<String>) -> Problem {
+        let node = self.tree.locate(path);
+        let place = node.place;
+        Problem::at(&self.source, place.line, place.column, place.len.max(1), message)
+    }
+}
+
+/// Reads `path` (at most [`limits::MAX_BYTES`]) and names it `name` in diagnostics.
+pub fn read(path: &Path, name: &str) -> Result<Arc<Source>, Error> {
+    let read_error = |source| Error::Read { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(limits::MAX_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    let whole = |message: String, help: &str| Error::Invalid {
+        file: name.to_owned(),
+        problems: vec![Problem::at(&Source { name: name.to_owned(), text: String::new() }, 1, 1, 0, message).help(help)],
+    };
+    if bytes.len() as u64 > limits::MAX_BYTES {
+        return Err(whole(
+            format!("file is larger than {} KiB", limits::MAX_BYTES / 1024),
+            "a scenario is a short YAML file; move large manifests or data under fixtures/",
+        ));
+    }
+    if bytes.contains(&0) {
+        return Err(whole(
+            "file is binary (it contains NUL bytes), not YAML".to_owned(),
+            "give the path of a YAML scenario file",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        whole(
+            format!("file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            "save the file as UTF-8",
+        )
+    })?;
+    Ok(Arc::new(Source { name: name.to_owned(), text }))
+}
+
+/// Parses `source` into the located tree and into `T`, within the limits.
+pub fn parse<T: DeserializeOwned>(source: &Arc<Source>) -> Result<(Doc, T), Error> {
+    let fail = |problem: Problem| Error::Invalid { file: source.name.clone(), problems: vec![problem] };
+    if source.text.trim().is_empty() {
+        return Err(fail(
+            Problem::at(source, 1, 1, 0, "file is empty")
+                .help("a scenario starts with `apiVersion: harness/v1` and `kind: Scenario`; see docs/scenario.md"),
+        ));
+    }
+    let tree: Node = serde_saphyr::from_str_with_options(&source.text, options())
+        .map_err(|e| fail(yaml_problem(source, &e)))?;
+    let value: T = serde_saphyr::from_str_with_options(&source.text, options())
+        .map_err(|e| fail(yaml_problem(source, &e)))?;
+    Ok((Doc { source: source.clone(), tree }, value))
+}
+
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = limits::MAX_DEPTH;
+    budget.max_aliases = limits::MAX_ALIASES;
+    budget.max_nodes = limits::MAX_NODES;
+    budget.max_documents = 1;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.with_snippet = false;
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options.alias_limits.max_total_replayed_events = limits::MAX_REPLAYED_EVENTS;
+    options
+}
+
+/// A parser error as a located problem, with a hint matched to what went wrong.
+fn yaml_problem(source: &Source, error: &serde_saphyr::Error) -> Problem {
+    static AT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").unwrap());
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or("invalid YAML");
+    let message = AT.replace(first, "").into_owned();
+    let (line, column, len) = error.location().map_or((1, 1, 1), |l| {
+        (l.line().max(1), l.column().max(1), l.span().byte_len().unwrap_or(1).max(1) as usize)
+    });
+    let help = if message.contains("unknown field") {
+        "remove or correct this key; the scenario format is in docs/scenario.md and docs/scenario.schema.json"
+    } else if message.contains("duplicate") {
+        "each key may appear once in a mapping; remove one of them"
+    } else if message.contains("tab") {
+        "YAML indents with spaces only; replace the tab with spaces"
+    } else if message.contains("budget") || message.contains("limit") || message.contains("alias") {
+        "the file exceeds the harness's input limits (nesting, aliases, size); write it out plainly"
+    } else if message.starts_with("missing field") {
+        "add the missing key; see docs/scenario.md"
+    } else {
+        "fix the YAML here; see docs/scenario.md for the format"
+    };
+    Problem::at(source, line, column, len, message).help(help)
+}

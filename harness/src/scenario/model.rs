@@ -1,0 +1,246 @@
+//! The scenario format, version 1: what one file says about a bug, its cluster, workload, probes, builds and expectations.
+//!
+//! Every struct rejects unknown fields, so a misspelt key is an error that points at it, not a silent default.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::expect::Expectations;
+
+/// The value of `apiVersion` this harness reads.
+pub const API_VERSION: &str = "harness/v1";
+
+/// One scenario file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "Scenario", description = "A harness/v1 scenario: one bug turned into a repeatable experiment.")]
+pub struct Scenario {
+    /// Always `harness/v1`.
+    pub api_version: String,
+    /// Always `Scenario`.
+    pub kind: String,
+    pub metadata: Metadata,
+    pub cluster: Cluster,
+    /// Default values for `${name}` placeholders; matrix values override them, `--set name=value` overrides both.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub parameters: IndexMap<String, String>,
+    /// Axes that expand one file into several cases, e.g. `buildkit: [v0.28.0, v0.27.1]`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub matrix: IndexMap<String, Vec<String>>,
+    pub workload: Workload,
+    /// Named ways to deploy the workload: `reproduction` as the bug report deploys it, `workaround` and others.
+    pub variants: IndexMap<String, Variant>,
+    /// Small programs run inside the workload's context (the seed's test-bind.exe and test-mount.exe).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub probes: IndexMap<String, Probe>,
+    /// Image builds sent to the workload's buildkitd.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub builds: IndexMap<String, Build>,
+    /// What the bug report claims, per lane, variant and step.
+    #[serde(default)]
+    pub expect: Expectations,
+}
+
+/// Who the scenario is about.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// Lower-case letters, digits and dashes; the first part of every case name.
+    pub name: String,
+    /// The upstream bug this scenario tracks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bug: Option<String>,
+    /// One line saying what goes wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+/// The cluster the scenario targets and the environment it expects to find there.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cluster {
+    pub distribution: Distribution,
+    /// The only kube contexts the scenario may act on (the test bed's context is always allowed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<String>,
+    /// The environment the bug was reported on. Preflight records what it really finds and reports drift.
+    #[serde(default)]
+    pub expects: Environment,
+    /// Preconditions on the observed environment, e.g. `containerd: ">=1.7"`; unmet, the case is skipped with the value found.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requires: BTreeMap<Component, String>,
+    /// Which nodes the workload and probes run on.
+    pub node_selector: BTreeMap<String, String>,
+}
+
+/// A Kubernetes distribution the harness knows how to drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Distribution {
+    K0s,
+}
+
+/// A versioned part of the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Component {
+    K0s,
+    Kubelet,
+    Containerd,
+    WindowsBuild,
+    Buildkit,
+}
+
+impl Component {
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::K0s => "k0s",
+            Component::Kubelet => "kubelet",
+            Component::Containerd => "containerd",
+            Component::WindowsBuild => "windowsBuild",
+            Component::Buildkit => "buildkit",
+        }
+    }
+}
+
+/// Versions of the parts that matter, as declared or as observed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Environment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k0s: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubelet: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containerd: Option<String>,
+    /// `major.ubr` of Windows Server, e.g. `20348.4773`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buildkit: Option<String>,
+}
+
+impl Environment {
+    /// The declared version of one component.
+    pub fn get(&self, component: Component) -> Option<&str> {
+        match component {
+            Component::K0s => self.k0s.as_deref(),
+            Component::Kubelet => self.kubelet.as_deref(),
+            Component::Containerd => self.containerd.as_deref(),
+            Component::WindowsBuild => self.windows_build.as_deref(),
+            Component::Buildkit => self.buildkit.as_deref(),
+        }
+    }
+}
+
+/// The DaemonSet under test.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Workload {
+    /// The DaemonSet manifest: a path under `fixtures/` (relative to the repository root), or the manifest inline.
+    pub daemonset: DaemonSetSource,
+    /// The image of the container under test; `${name}` placeholders come from parameters and the matrix.
+    pub image: String,
+    /// Which container of the DaemonSet runs buildkitd (default: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Where buildkitd listens on the node.
+    pub endpoint: Endpoint,
+}
+
+/// A manifest given by path or inline.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DaemonSetSource {
+    /// A YAML file, relative to the repository root; it must stay inside `fixtures/`.
+    File(String),
+    /// The manifest itself.
+    Inline(serde_json::Value),
+}
+
+/// A TCP endpoint on the node.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Endpoint {
+    pub port: u16,
+}
+
+/// One way of deploying the workload.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Variant {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Run buildkitd as a Windows service registered from a host folder, outside the HostProcess silo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register_service: Option<RegisterService>,
+}
+
+/// The service workaround: copy buildkitd.exe to a host folder, register it from there, start it; stop and unregister on the way out.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterService {
+    /// The Windows service name (`--service-name`).
+    pub name: String,
+    /// A real host folder the binary is copied to (the sandbox mount is visible only inside the silo).
+    pub host_dir: String,
+    /// Where the service writes its log (`--log-file`); as a service buildkitd logs nowhere otherwise.
+    pub log_file: String,
+}
+
+/// A probe, run inside the workload's context or on a Windows host.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum Probe {
+    /// Bind one fresh host directory onto another, exactly as go-winio `ApplyFileBinding` does.
+    Bind(BindProbe),
+    /// Activate, prepare and mount a containerd snapshot, then bind its `Files`, as containerd does.
+    Layer(LayerProbe),
+}
+
+/// Seed test 1.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BindProbe {
+    /// The backing directory ("target" in go-winio's error text).
+    pub src: String,
+    /// The mount point ("root" in go-winio's error text).
+    pub dst: String,
+    /// Bind read-write instead of read-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_write: bool,
+}
+
+/// Seed test 2.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LayerProbe {
+    /// `latest` (the newest containerd snapshot on the node) or a snapshot folder.
+    pub snapshot: String,
+    pub dst: String,
+}
+
+/// One image build.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Build {
+    /// The build context folder, relative to the repository root, inside `fixtures/`.
+    pub context: String,
+    /// The Dockerfile, relative to the context.
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: String,
+    /// e.g. `windows/amd64`.
+    pub platform: String,
+    /// How long the build may take, e.g. `10m`.
+    pub timeout: String,
+}
+
+fn default_dockerfile() -> String {
+    "Dockerfile".to_owned()
+}
