@@ -1,1 +1,50 @@
-fn main() {}
+//! The `bindprobe` binary: parse the command line, run the subcommand, print one JSON object (or `--text`), exit with its code.
+
+use std::io::Write;
+
+use bindprobe::args::{self, Command, USAGE};
+use bindprobe::report::{Report, exit};
+
+fn emit(report: &Report, text: bool) {
+    let out = if text {
+        report.to_text()
+    } else {
+        let mut line = report.to_json();
+        line.push('\n');
+        line
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout must not turn into a panic: the exit code still carries the result.
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn main() {
+    // Lossy like Go's os.Args on Windows: unpaired surrogates become U+FFFD.
+    let argv = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    let code = match args::parse(argv) {
+        Ok(inv) => match inv.command {
+            Command::Help => {
+                print!("{USAGE}");
+                exit::OK
+            }
+            Command::Version => {
+                println!("bindprobe {}", env!("CARGO_PKG_VERSION"));
+                exit::OK
+            }
+            command => {
+                let report = bindprobe::run(&command);
+                emit(&report, inv.text);
+                report.exit_code
+            }
+        },
+        Err(e) => {
+            eprintln!("bindprobe: {}\n\n{USAGE}", e.message);
+            emit(&Report::usage(e.command, &e.message), e.text);
+            exit::USAGE
+        }
+    };
+    std::process::exit(code);
+}
