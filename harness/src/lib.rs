@@ -5,4 +5,5 @@ pub mod cli;
 pub mod exit;
 pub mod lanes;
 pub mod normalize;
+pub mod render;
 pub mod scenario;

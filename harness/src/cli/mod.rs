@@ -1,6 +1,10 @@
 //! The `harness` command line: one module per subcommand, each turning its arguments into an [`Exit`].
 
 mod classify;
+mod discover;
+mod overrides;
+mod render;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +22,10 @@ pub struct Cli {
 enum Command {
     /// Classify raw failure text (buildctl, buildkitd, containerd, kubelet, probe output) into an outcome class.
     Classify(classify::Args),
+    /// Load and check scenario files offline; every problem is shown with its file, line and column.
+    Validate(validate::Args),
+    /// Print the exact manifests a case applies (namespace and DaemonSet), as YAML.
+    Render(render::Args),
 }
 
 impl Cli {
@@ -25,6 +33,14 @@ impl Cli {
     pub fn run(self) -> Exit {
         match self.command {
             Command::Classify(args) => classify::run(args),
+            Command::Validate(args) => validate::run(args),
+            Command::Render(args) => render::run(args),
         }
     }
+}
+
+/// Prints a scenario's problems, each with its place and hint, and exits 2.
+fn invalid(error: crate::scenario::Error) -> Exit {
+    eprintln!("{}", error.render());
+    Exit::InvalidInput
 }

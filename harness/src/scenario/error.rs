@@ -50,7 +50,13 @@ pub struct Problem {
 
 impl Problem {
     /// A problem at `line:column` of `source`, `len` bytes long.
-    pub fn at(source: &Source, line: u64, column: u64, len: usize, message: impl Into<String>) -> Problem {
+    pub fn at(
+        source: &Source,
+        line: u64,
+        column: u64,
+        len: usize,
+        message: impl Into<String>,
+    ) -> Problem {
         let offset = source.offset_of(line, column);
         let len = len.min(source.text.len() - offset);
         Problem {
@@ -82,7 +88,10 @@ impl Problem {
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Error {
     #[error("{}: cannot read: {source}", path.display())]
-    #[diagnostic(code(harness::read), help("check that the path exists and is readable"))]
+    #[diagnostic(
+        code(harness::read),
+        help("check that the path exists and is readable")
+    )]
     Read {
         path: PathBuf,
         #[source]
@@ -109,3 +118,33 @@ impl Error {
 
 /// A shared source, for problems found after loading.
 pub type SharedSource = Arc<Source>;
+
+/// A diagnostic as the user reads it: with colour on a terminal, plain (but still with the snippet) otherwise.
+pub fn render(diagnostic: &dyn Diagnostic) -> String {
+    use std::io::IsTerminal;
+    let theme = if std::io::stderr().is_terminal() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        out = diagnostic.to_string();
+    }
+    out
+}
+
+impl Error {
+    /// Every problem rendered, one after another (a read error on its own).
+    pub fn render(&self) -> String {
+        match self {
+            Error::Read { .. } => render(self),
+            Error::Invalid { problems, .. } => problems
+                .iter()
+                .map(|p| render(p))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}

@@ -36,19 +36,42 @@ impl Doc {
     pub fn problem(&self, path: &[&str], message: impl Into<String>) -> Problem {
         let node = self.tree.locate(path);
         let place = node.place;
-        Problem::at(&self.source, place.line, place.column, place.len.max(1), message)
+        Problem::at(
+            &self.source,
+            place.line,
+            place.column,
+            place.len.max(1),
+            message,
+        )
     }
 }
 
 /// Reads `path` (at most [`limits::MAX_BYTES`]) and names it `name` in diagnostics.
 pub fn read(path: &Path, name: &str) -> Result<Arc<Source>, Error> {
-    let read_error = |source| Error::Read { path: path.to_owned(), source };
+    let read_error = |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(read_error)?;
     let mut bytes = Vec::new();
-    file.take(limits::MAX_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    file.take(limits::MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
     let whole = |message: String, help: &str| Error::Invalid {
         file: name.to_owned(),
-        problems: vec![Problem::at(&Source { name: name.to_owned(), text: String::new() }, 1, 1, 0, message).help(help)],
+        problems: vec![
+            Problem::at(
+                &Source {
+                    name: name.to_owned(),
+                    text: String::new(),
+                },
+                1,
+                1,
+                0,
+                message,
+            )
+            .help(help),
+        ],
     };
     if bytes.len() as u64 > limits::MAX_BYTES {
         return Err(whole(
@@ -64,16 +87,25 @@ pub fn read(path: &Path, name: &str) -> Result<Arc<Source>, Error> {
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         whole(
-            format!("file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            format!(
+                "file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
             "save the file as UTF-8",
         )
     })?;
-    Ok(Arc::new(Source { name: name.to_owned(), text }))
+    Ok(Arc::new(Source {
+        name: name.to_owned(),
+        text,
+    }))
 }
 
 /// Parses `source` into the located tree and into `T`, within the limits.
 pub fn parse<T: DeserializeOwned>(source: &Arc<Source>) -> Result<(Doc, T), Error> {
-    let fail = |problem: Problem| Error::Invalid { file: source.name.clone(), problems: vec![problem] };
+    let fail = |problem: Problem| Error::Invalid {
+        file: source.name.clone(),
+        problems: vec![problem],
+    };
     if source.text.trim().is_empty() {
         return Err(fail(
             Problem::at(source, 1, 1, 0, "file is empty")
@@ -84,7 +116,13 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<Source>) -> Result<(Doc, T), Erro
         .map_err(|e| fail(yaml_problem(source, &e)))?;
     let value: T = serde_saphyr::from_str_with_options(&source.text, options())
         .map_err(|e| fail(yaml_problem(source, &e)))?;
-    Ok((Doc { source: source.clone(), tree }, value))
+    Ok((
+        Doc {
+            source: source.clone(),
+            tree,
+        },
+        value,
+    ))
 }
 
 fn options() -> serde_saphyr::Options {
@@ -103,12 +141,17 @@ fn options() -> serde_saphyr::Options {
 
 /// A parser error as a located problem, with a hint matched to what went wrong.
 fn yaml_problem(source: &Source, error: &serde_saphyr::Error) -> Problem {
-    static AT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").unwrap());
+    static AT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").unwrap());
     let text = error.to_string();
     let first = text.lines().next().unwrap_or("invalid YAML");
     let message = AT.replace(first, "").into_owned();
     let (line, column, len) = error.location().map_or((1, 1, 1), |l| {
-        (l.line().max(1), l.column().max(1), l.span().byte_len().unwrap_or(1).max(1) as usize)
+        (
+            l.line().max(1),
+            l.column().max(1),
+            l.span().byte_len().unwrap_or(1).max(1) as usize,
+        )
     });
     let help = if message.contains("unknown field") {
         "remove or correct this key; the scenario format is in docs/scenario.md and docs/scenario.schema.json"

@@ -16,7 +16,10 @@ pub const API_VERSION: &str = "harness/v1";
 /// One scenario file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "Scenario", description = "A harness/v1 scenario: one bug turned into a repeatable experiment.")]
+#[schemars(
+    title = "Scenario",
+    description = "A harness/v1 scenario: one bug turned into a repeatable experiment."
+)]
 pub struct Scenario {
     /// Always `harness/v1`.
     pub api_version: String,
@@ -86,7 +89,9 @@ pub enum Distribution {
 }
 
 /// A versioned part of the environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Component {
     K0s,

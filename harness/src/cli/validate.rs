@@ -1,0 +1,58 @@
+//! `harness validate [PATHS...]`: loads and checks scenario files offline; every problem is printed with its place.
+
+use std::path::PathBuf;
+
+use crate::cli::discover;
+use crate::exit::Exit;
+use crate::scenario;
+
+/// Arguments of `harness validate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario files or folders of them (default: `scenarios/`).
+    paths: Vec<PathBuf>,
+}
+
+pub fn run(args: Args) -> Exit {
+    let files = match discover::scenario_files(&args.paths) {
+        Ok(files) => files,
+        Err(exit) => return exit,
+    };
+    let mut invalid = 0;
+    let mut names = std::collections::HashMap::new();
+    for file in &files {
+        match scenario::load(file) {
+            Ok(loaded) => {
+                let name = loaded.scenario.metadata.name.clone();
+                if let Some(first) = names.insert(name.clone(), file.clone()) {
+                    invalid += 1;
+                    let problem = loaded
+                        .doc
+                        .problem(
+                            &["metadata", "name"],
+                            format!(
+                                "scenario name `{name}` is already used by {}",
+                                first.display()
+                            ),
+                        )
+                        .help(
+                            "every scenario needs its own metadata.name: case names start with it",
+                        );
+                    eprintln!("{}", crate::scenario::error::render(&problem));
+                } else {
+                    println!("ok {}", file.display());
+                }
+            }
+            Err(error) => {
+                invalid += 1;
+                eprintln!("{}", error.render());
+            }
+        }
+    }
+    if invalid > 0 {
+        eprintln!("{invalid} of {} scenario file(s) invalid", files.len());
+        Exit::InvalidInput
+    } else {
+        Exit::Ok
+    }
+}

@@ -1,0 +1,113 @@
+//! Renders a case into the exact manifests the cluster lane applies: the harness's namespace and the DaemonSet under test.
+
+mod workaround;
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::scenario::matrix::Case;
+use crate::scenario::params;
+
+pub use workaround::{service_start_script, service_stop_script};
+
+/// The label every object the harness creates carries, with the run that created it: how teardown and the janitor find them.
+pub const RUN_LABEL: &str = "harness/run-id";
+pub const SCENARIO_LABEL: &str = "harness/scenario";
+pub const VARIANT_LABEL: &str = "harness/variant";
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "harness");
+pub const CASE_ANNOTATION: &str = "harness/case";
+
+/// The manifests of one case.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Manifests {
+    pub namespace: Namespace,
+    pub daemonset: DaemonSet,
+}
+
+impl Manifests {
+    /// Multi-document YAML, namespace first: what `harness render` prints.
+    pub fn to_yaml(&self) -> String {
+        let namespace = serde_saphyr::to_string(&self.namespace).unwrap_or_default();
+        let daemonset = serde_saphyr::to_string(&self.daemonset).unwrap_or_default();
+        format!("---\n{namespace}---\n{daemonset}")
+    }
+}
+
+/// Renders `case` for the run `run_id`, with `overrides` for its parameters.
+pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -> Manifests {
+    let loaded = &case.loaded;
+    let mut daemonset = loaded.daemonset.clone();
+    let namespace_name = daemonset
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
+    daemonset.metadata.namespace = Some(namespace_name.clone());
+    let labels = BTreeMap::from([
+        (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
+        (RUN_LABEL.to_owned(), run_id.to_owned()),
+        (
+            SCENARIO_LABEL.to_owned(),
+            loaded.scenario.metadata.name.clone(),
+        ),
+        (VARIANT_LABEL.to_owned(), case.variant.clone()),
+    ]);
+    daemonset
+        .metadata
+        .labels
+        .get_or_insert_default()
+        .extend(labels.clone());
+    daemonset
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(CASE_ANNOTATION.to_owned(), case.name());
+
+    let image = params::fill(&loaded.scenario.workload.image, &case.parameters(overrides));
+    let pod = daemonset
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+        .expect("validated: the DaemonSet has a pod spec");
+    let index = match &loaded.scenario.workload.container {
+        Some(name) => pod
+            .containers
+            .iter()
+            .position(|c| &c.name == name)
+            .expect("validated: the container exists"),
+        None => 0,
+    };
+    pod.containers[index].image = Some(image);
+    if let Some(service) = &loaded.scenario.variants[case.variant.as_str()].register_service {
+        workaround::apply(pod, index, service);
+        daemonset
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .extend(workaround::annotations());
+    }
+
+    let mut namespace_labels = labels;
+    namespace_labels.remove(VARIANT_LABEL);
+    // HostProcess pods are admitted only where Pod Security allows privileged pods.
+    namespace_labels.insert(
+        "pod-security.kubernetes.io/enforce".to_owned(),
+        "privileged".to_owned(),
+    );
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace_name),
+            labels: Some(namespace_labels),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    Manifests {
+        namespace,
+        daemonset,
+    }
+}

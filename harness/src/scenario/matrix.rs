@@ -1,0 +1,113 @@
+//! Expands a scenario's matrix into cases: one per matrix cell, lane and variant, named like `buildkit-6590/buildkit=v0.28.0/variant=reproduction`.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::lanes::Lane;
+use crate::scenario::Loaded;
+use crate::scenario::validate::HOST_VARIANTS;
+
+/// One run of one variant of a scenario, in one matrix cell, on one lane.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub loaded: Arc<Loaded>,
+    /// Matrix axis -> value, in the order the scenario declares the axes.
+    pub cell: IndexMap<String, String>,
+    pub lane: Lane,
+    pub variant: String,
+}
+
+impl Case {
+    /// `scenario/axis=value/.../variant=name`: stable, and what `cargo test` filters on.
+    pub fn name(&self) -> String {
+        let mut name = self.loaded.scenario.metadata.name.clone();
+        for (axis, value) in &self.cell {
+            name.push_str(&format!("/{axis}={value}"));
+        }
+        name.push_str(&format!("/variant={}", self.variant));
+        name
+    }
+
+    /// The values of `${name}` placeholders: parameters, overridden by the matrix cell, overridden by `overrides`.
+    pub fn parameters(&self, overrides: &IndexMap<String, String>) -> IndexMap<String, String> {
+        let mut values = self.loaded.scenario.parameters.clone();
+        values.extend(self.cell.clone());
+        values.extend(overrides.clone());
+        values
+    }
+}
+
+/// Every matrix cell: the cartesian product of the axes, in declaration order (one empty cell without a matrix).
+pub fn cells(matrix: &IndexMap<String, Vec<String>>) -> Vec<IndexMap<String, String>> {
+    matrix
+        .iter()
+        .fold(vec![IndexMap::new()], |cells, (axis, values)| {
+            cells
+                .iter()
+                .flat_map(|cell| {
+                    values.iter().map(move |value| {
+                        let mut next = cell.clone();
+                        next.insert(axis.clone(), value.clone());
+                        next
+                    })
+                })
+                .collect()
+        })
+}
+
+/// The variants a lane runs for a scenario: the scenario's own for offline and cluster; native and in-silo probes
+/// for the host lane, when the scenario has probes.
+pub fn variants(loaded: &Loaded, lane: Lane) -> Vec<String> {
+    match lane {
+        Lane::Offline | Lane::Cluster => loaded.scenario.variants.keys().cloned().collect(),
+        Lane::Host if loaded.scenario.probes.is_empty() => Vec::new(),
+        Lane::Host => HOST_VARIANTS.iter().map(|v| (*v).to_owned()).collect(),
+    }
+}
+
+/// Every case of a scenario on the given lanes.
+pub fn cases(loaded: &Arc<Loaded>, lanes: &[Lane]) -> Vec<Case> {
+    let cells = cells(&loaded.scenario.matrix);
+    lanes
+        .iter()
+        .flat_map(|&lane| {
+            let cells = &cells;
+            variants(loaded, lane).into_iter().flat_map(move |variant| {
+                cells.iter().map(move |cell| Case {
+                    loaded: loaded.clone(),
+                    cell: cell.clone(),
+                    lane,
+                    variant: variant.clone(),
+                })
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_matrix_is_a_cartesian_product_in_declaration_order() {
+        let matrix = IndexMap::from([
+            (
+                "buildkit".to_owned(),
+                vec!["v0.28.0".to_owned(), "v0.27.1".to_owned()],
+            ),
+            (
+                "containerd".to_owned(),
+                vec!["1.7.29".to_owned(), "2.3.4".to_owned()],
+            ),
+        ]);
+        let cells = cells(&matrix);
+        assert_eq!(cells.len(), 4);
+        assert_eq!(cells[1].values().collect::<Vec<_>>(), ["v0.28.0", "2.3.4"]);
+        assert_eq!(
+            cells[2].keys().collect::<Vec<_>>(),
+            ["buildkit", "containerd"]
+        );
+        assert_eq!(super::cells(&IndexMap::new()), vec![IndexMap::new()]);
+    }
+}

@@ -1,0 +1,623 @@
+//! Semantic checks: what Kubernetes or Windows would reject later, or what would make a case meaningless, caught now.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::Container;
+use regex::Regex;
+
+use crate::lanes::Lane;
+use crate::scenario::error::Problem;
+use crate::scenario::expect::{Expectation, LAYER_STAGES};
+use crate::scenario::load::Doc;
+use crate::scenario::model::{API_VERSION, Probe, Scenario};
+use crate::scenario::params;
+use crate::scenario::version::Requirement;
+
+/// The host lane's own variants: the probe run natively, and inside a silo the probe creates.
+pub const HOST_VARIANTS: &[&str] = &["native", "in-silo"];
+
+static NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$").unwrap());
+static PARAMETER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
+static WINDOWS_ABSOLUTE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z]:[\\/]").unwrap());
+static PLATFORM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?$").unwrap());
+static ADDR_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^tcp://[^/]*:(\d+)$").unwrap());
+
+/// A check's findings so far.
+pub struct Checks<'a> {
+    pub doc: &'a Doc,
+    pub problems: Vec<Problem>,
+}
+
+impl Checks<'_> {
+    fn at(&mut self, path: &[&str], message: impl Into<String>, help: impl Into<String>) {
+        self.problems
+            .push(self.doc.problem(path, message).help(help));
+    }
+}
+
+/// Checks a parsed scenario against itself and the repository it lives in (`root`).
+pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
+    let mut checks = Checks {
+        doc,
+        problems: Vec::new(),
+    };
+    let c = &mut checks;
+    if scenario.api_version != API_VERSION {
+        c.at(
+            &["apiVersion"],
+            format!("unsupported apiVersion `{}`", scenario.api_version),
+            format!("this harness reads `{API_VERSION}`"),
+        );
+    }
+    if scenario.kind != "Scenario" {
+        c.at(
+            &["kind"],
+            format!("kind must be `Scenario`, not `{}`", scenario.kind),
+            "write `kind: Scenario`",
+        );
+    }
+    name(c, &["metadata", "name"], &scenario.metadata.name);
+    environment(c, scenario);
+    parameters(c, scenario);
+    if scenario.cluster.node_selector.is_empty() {
+        c.at(
+            &["cluster", "nodeSelector"],
+            "nodeSelector is empty",
+            "say which nodes the workload runs on, e.g. `kubernetes.io/os: windows`",
+        );
+    }
+    if scenario.variants.is_empty() {
+        c.at(
+            &["variants"],
+            "no variants",
+            "declare at least `reproduction: {}`: the workload as the bug report deploys it",
+        );
+    }
+    for (variant_name, variant) in &scenario.variants {
+        name(c, &["variants", &format!("@{variant_name}")], variant_name);
+        if let Some(service) = &variant.register_service {
+            let at = |field: &str| {
+                ["variants", variant_name.as_str(), "registerService", field].map(str::to_owned)
+            };
+            if service.name.is_empty()
+                || service.name.len() > 256
+                || service.name.contains(['/', '\\', ' '])
+            {
+                c.at(
+                    &at("name").each_ref().map(String::as_str),
+                    format!("`{}` is not a Windows service name", service.name),
+                    "use 1-256 characters without spaces or slashes, e.g. `buildkitd`",
+                );
+            }
+            for field in ["hostDir", "logFile"] {
+                let value = if field == "hostDir" {
+                    &service.host_dir
+                } else {
+                    &service.log_file
+                };
+                windows_path(c, &at(field).each_ref().map(String::as_str), value);
+            }
+        }
+    }
+    for (probe_name, probe) in &scenario.probes {
+        name(c, &["probes", &format!("@{probe_name}")], probe_name);
+        match probe {
+            Probe::Bind(bind) => {
+                windows_path(c, &["probes", probe_name, "bind", "src"], &bind.src);
+                windows_path(c, &["probes", probe_name, "bind", "dst"], &bind.dst);
+                if bind.src.eq_ignore_ascii_case(&bind.dst) {
+                    c.at(
+                        &["probes", probe_name, "bind", "dst"],
+                        "src and dst are the same directory",
+                        "bind one fresh directory onto another",
+                    );
+                }
+            }
+            Probe::Layer(layer) => {
+                if layer.snapshot != "latest" {
+                    windows_path(
+                        c,
+                        &["probes", probe_name, "layer", "snapshot"],
+                        &layer.snapshot,
+                    );
+                }
+                windows_path(c, &["probes", probe_name, "layer", "dst"], &layer.dst);
+            }
+        }
+    }
+    for (build_name, build) in &scenario.builds {
+        name(c, &["builds", &format!("@{build_name}")], build_name);
+        if let Some(context) =
+            fixture_path(c, &["builds", build_name, "context"], root, &build.context)
+        {
+            if !context.is_dir() {
+                c.at(
+                    &["builds", build_name, "context"],
+                    format!("build context `{}` is not a folder", build.context),
+                    "point at a folder under fixtures/builds/",
+                );
+            } else if !context.join(&build.dockerfile).is_file() {
+                c.at(
+                    &["builds", build_name, "context"],
+                    format!(
+                        "no `{}` in build context `{}`",
+                        build.dockerfile, build.context
+                    ),
+                    "add the Dockerfile, or name it with `dockerfile:`",
+                );
+            }
+        }
+        if !PLATFORM.is_match(&build.platform) {
+            c.at(
+                &["builds", build_name, "platform"],
+                format!("`{}` is not a platform", build.platform),
+                "write os/arch, e.g. `windows/amd64`",
+            );
+        }
+        duration(c, &["builds", build_name, "timeout"], &build.timeout);
+    }
+    expectations(c, scenario);
+    checks.problems
+}
+
+fn name(c: &mut Checks, path: &[&str], value: &str) {
+    if !NAME.is_match(value) {
+        c.at(path, format!("`{value}` is not a valid name"), "use lower-case letters, digits and dashes (at most 63), starting and ending with a letter or digit");
+    }
+}
+
+fn windows_path(c: &mut Checks, path: &[&str], value: &str) {
+    if !WINDOWS_ABSOLUTE.is_match(value) {
+        c.at(
+            path,
+            format!("`{value}` is not an absolute Windows path"),
+            "write a path on the node with its drive, e.g. `C:\\buildkitd\\src-test`",
+        );
+    }
+}
+
+/// Parses a positive duration such as `10m` or `90s`.
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("duration `{value}` is zero")),
+        Err(e) => Err(format!("`{value}` is not a duration: {e}")),
+    }
+}
+
+fn duration(c: &mut Checks, path: &[&str], value: &str) {
+    if let Err(message) = parse_duration(value) {
+        c.at(
+            path,
+            message,
+            "write a positive duration such as `90s`, `10m` or `1h`",
+        );
+    }
+}
+
+/// A path under `fixtures/` of the repository at `root`, if it is one: relative, and not escaping the repository.
+pub fn fixture_path(c: &mut Checks, path: &[&str], root: &Path, value: &str) -> Option<PathBuf> {
+    let relative = Path::new(value);
+    let help = "give a path relative to the repository root, inside fixtures/, e.g. `fixtures/builds/hello`";
+    if relative.is_absolute() || value.contains('\\') || !relative.starts_with("fixtures") {
+        c.at(
+            path,
+            format!("`{value}` is not a path inside fixtures/"),
+            help,
+        );
+        return None;
+    }
+    let joined = root.join(relative);
+    let (Ok(real), Ok(real_root)) = (joined.canonicalize(), root.join("fixtures").canonicalize())
+    else {
+        c.at(path, format!("`{value}` does not exist"), help);
+        return None;
+    };
+    if !real.starts_with(&real_root) {
+        c.at(
+            path,
+            format!(
+                "`{value}` leaves fixtures/ (it resolves to {})",
+                real.display()
+            ),
+            help,
+        );
+        return None;
+    }
+    Some(real)
+}
+
+fn environment(c: &mut Checks, scenario: &Scenario) {
+    for (component, requirement) in &scenario.cluster.requires {
+        if let Err(message) = Requirement::parse(requirement) {
+            c.at(
+                &["cluster", "requires", component.as_str()],
+                message,
+                "write a comparison and a dotted version, e.g. `>=1.7`",
+            );
+        }
+    }
+    let declared = &scenario.cluster.expects;
+    for (component, requirement) in &scenario.cluster.requires {
+        if let (Some(version), Ok(requirement)) =
+            (declared.get(*component), Requirement::parse(requirement))
+            && !requirement.matches(version)
+        {
+            c.at(
+                &["cluster", "requires", component.as_str()],
+                format!(
+                    "the declared {} {version} does not meet `{requirement}`",
+                    component.as_str()
+                ),
+                "the scenario would skip its own declared environment: fix `expects` or `requires`",
+            );
+        }
+    }
+}
+
+fn parameters(c: &mut Checks, scenario: &Scenario) {
+    for name in scenario.parameters.keys() {
+        if !PARAMETER.is_match(name) {
+            c.at(
+                &["parameters", &format!("@{name}")],
+                format!("`{name}` is not a parameter name"),
+                "use letters, digits and underscores",
+            );
+        }
+    }
+    for (axis, values) in &scenario.matrix {
+        if !PARAMETER.is_match(axis) {
+            c.at(
+                &["matrix", &format!("@{axis}")],
+                format!("`{axis}` is not a matrix axis name"),
+                "use letters, digits and underscores",
+            );
+        }
+        if values.is_empty() {
+            c.at(
+                &["matrix", axis],
+                format!("matrix axis `{axis}` has no values"),
+                "list at least one value, or remove the axis",
+            );
+        }
+        for (i, value) in values.iter().enumerate() {
+            if values[..i].contains(value) {
+                c.at(
+                    &["matrix", axis, &i.to_string()],
+                    format!("`{value}` appears twice in matrix axis `{axis}`"),
+                    "remove the repeated value",
+                );
+            } else if value.is_empty() || value.contains(['/', ' ']) {
+                c.at(
+                    &["matrix", axis, &i.to_string()],
+                    format!("matrix value `{value}` cannot be part of a case name"),
+                    "use a value without spaces or slashes",
+                );
+            }
+        }
+    }
+    let known =
+        |name: &str| scenario.parameters.contains_key(name) || scenario.matrix.contains_key(name);
+    match params::placeholders(&scenario.workload.image) {
+        Ok(names) => {
+            for missing in names.into_iter().filter(|n| !known(n)) {
+                c.at(
+                    &["workload", "image"],
+                    format!("`${{{missing}}}` is neither a parameter nor a matrix axis"),
+                    format!("declare `{missing}` under `parameters:` or `matrix:`"),
+                );
+            }
+        }
+        Err(message) => c.at(
+            &["workload", "image"],
+            message,
+            "write placeholders as `${name}`",
+        ),
+    }
+}
+
+fn expectations(c: &mut Checks, scenario: &Scenario) {
+    for (lane, variants) in &scenario.expect {
+        for (variant, steps) in variants {
+            let variant_known = match lane {
+                Lane::Host => HOST_VARIANTS.contains(&variant.as_str()),
+                Lane::Offline | Lane::Cluster => scenario.variants.contains_key(variant),
+            };
+            if !variant_known {
+                let choices = match lane {
+                    Lane::Host => HOST_VARIANTS.join(", "),
+                    _ => scenario
+                        .variants
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                c.at(
+                    &["expect", lane.as_str(), &format!("@{variant}")],
+                    format!("`{variant}` is not a variant of the {lane} lane"),
+                    format!("use one of: {choices}"),
+                );
+                continue;
+            }
+            for (step, expectation) in steps {
+                let at = ["expect", lane.as_str(), variant.as_str(), step.as_str()];
+                let key = [
+                    "expect",
+                    lane.as_str(),
+                    variant.as_str(),
+                    &format!("@{step}"),
+                ];
+                let layer = match step.split_once('/') {
+                    Some(("probe", probe)) => match scenario.probes.get(probe) {
+                        Some(probe) => matches!(probe, Probe::Layer(_)),
+                        None => {
+                            c.at(
+                                &key,
+                                format!("no probe named `{probe}`"),
+                                format!("declared probes: {}", names(scenario.probes.keys())),
+                            );
+                            continue;
+                        }
+                    },
+                    Some(("build", build)) => {
+                        if !scenario.builds.contains_key(build) {
+                            c.at(
+                                &key,
+                                format!("no build named `{build}`"),
+                                format!("declared builds: {}", names(scenario.builds.keys())),
+                            );
+                        }
+                        false
+                    }
+                    None if *lane == Lane::Host => {
+                        c.at(
+                            &key,
+                            format!("the host lane has no `{step}` step"),
+                            "the host lane runs probes only: `probe/<name>`",
+                        );
+                        continue;
+                    }
+                    None if ["rollout", "teardown", "render"].contains(&step.as_str()) => false,
+                    None if step == "service" => {
+                        if scenario.variants[variant.as_str()]
+                            .register_service
+                            .is_none()
+                        {
+                            c.at(
+                                &key,
+                                format!("variant `{variant}` registers no service"),
+                                "expect `service` only for a variant with `registerService`",
+                            );
+                        }
+                        false
+                    }
+                    _ => {
+                        c.at(&key, format!("`{step}` is not a step"), "steps are `render`, `rollout`, `service`, `probe/<name>`, `build/<name>` and `teardown`");
+                        continue;
+                    }
+                };
+                if let Expectation::Stages(stages) = expectation {
+                    if !layer {
+                        c.at(&at, format!("`{step}` has no stages"), "give one expectation (`ok`, `observe` or a class); stages are for layer probes");
+                    }
+                    for stage in stages
+                        .keys()
+                        .filter(|s| !LAYER_STAGES.contains(&s.as_str()))
+                    {
+                        c.at(
+                            &[at.as_slice(), &[&format!("@{stage}")]].concat(),
+                            format!("`{stage}` is not a layer stage"),
+                            format!("stages are: {}", LAYER_STAGES.join(", ")),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let list: Vec<&str> = names.map(String::as_str).collect();
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// Checks the DaemonSet under test. `doc` is where it was written and `at` the path of the manifest in it.
+/// Problems about the scenario's own fields (such as `workload.container`) point into `scenario_doc`.
+pub fn daemonset(
+    doc: &Doc,
+    at: &[&str],
+    daemonset: &DaemonSet,
+    scenario: &Scenario,
+    scenario_doc: &Doc,
+) -> Vec<Problem> {
+    let mut checks = Checks {
+        doc,
+        problems: Vec::new(),
+    };
+    let c = &mut checks;
+    let path =
+        |rest: &[&str]| -> Vec<String> { at.iter().chain(rest).map(|s| (*s).to_owned()).collect() };
+    let here = |c: &mut Checks, rest: &[&str], message: String, help: &str| {
+        let p = path(rest);
+        c.at(
+            &p.iter().map(String::as_str).collect::<Vec<_>>(),
+            message,
+            help,
+        );
+    };
+    let Some(spec) = &daemonset.spec else {
+        here(
+            c,
+            &[],
+            "the DaemonSet has no spec".to_owned(),
+            "give spec.selector and spec.template",
+        );
+        return checks.problems;
+    };
+    let Some(pod) = &spec.template.spec else {
+        here(
+            c,
+            &["spec", "template"],
+            "the DaemonSet's pod template has no spec".to_owned(),
+            "give spec.template.spec with its containers",
+        );
+        return checks.problems;
+    };
+    let labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    for (key, value) in spec.selector.match_labels.iter().flatten() {
+        if labels.get(key) != Some(value) {
+            here(
+                c,
+                &["spec", "selector", "matchLabels", key],
+                format!("selector `{key}: {value}` does not match the pod template's labels"),
+                "Kubernetes rejects a DaemonSet whose selector does not select its own pods: add the label to spec.template.metadata.labels",
+            );
+        }
+    }
+    if pod.containers.is_empty() {
+        here(
+            c,
+            &["spec", "template", "spec", "containers"],
+            "the pod template has no containers".to_owned(),
+            "add the container under test",
+        );
+    }
+    let pod_host_process = pod
+        .security_context
+        .as_ref()
+        .and_then(|s| s.windows_options.as_ref())
+        .and_then(|w| w.host_process);
+    let container_host_process = |container: &Container| {
+        container
+            .security_context
+            .as_ref()
+            .and_then(|s| s.windows_options.as_ref())
+            .and_then(|w| w.host_process)
+            .or(pod_host_process)
+    };
+    let all: Vec<(&str, usize, &Container)> = pod
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| ("initContainers", i, c))
+        .chain(
+            pod.containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ("containers", i, c)),
+        )
+        .collect();
+    let any_host_process = all
+        .iter()
+        .any(|(_, _, container)| container_host_process(container) == Some(true));
+    if any_host_process {
+        if pod.host_network != Some(true) {
+            here(
+                c,
+                &["spec", "template", "spec", "hostNetwork"],
+                "a HostProcess pod must set `hostNetwork: true`".to_owned(),
+                "Kubernetes rejects HostProcess pods without host networking: add `hostNetwork: true` to the pod spec",
+            );
+        }
+        for (list, index, container) in &all {
+            if container_host_process(container) != Some(true) {
+                here(
+                    c,
+                    &["spec", "template", "spec", list, &index.to_string(), "name"],
+                    format!(
+                        "container `{}` is not HostProcess, but the pod is",
+                        container.name
+                    ),
+                    "every container of a HostProcess pod must be HostProcess: set windowsOptions.hostProcess on the pod, not per container",
+                );
+            }
+        }
+        let windows = pod
+            .node_selector
+            .as_ref()
+            .and_then(|s| s.get("kubernetes.io/os"))
+            .map(String::as_str)
+            == Some("windows")
+            || pod.os.as_ref().map(|os| os.name.as_str()) == Some("windows");
+        if !windows {
+            here(
+                c,
+                &["spec", "template", "spec", "nodeSelector"],
+                "a HostProcess pod must be pinned to Windows nodes".to_owned(),
+                "add `nodeSelector: {kubernetes.io/os: windows}` (or spec.os.name: windows)",
+            );
+        }
+    }
+    let container = match &scenario.workload.container {
+        Some(name) => pod
+            .containers
+            .iter()
+            .position(|c| &c.name == name)
+            .map(|i| (i, &pod.containers[i])),
+        None => pod.containers.first().map(|c| (0, c)),
+    };
+    match container {
+        None if !pod.containers.is_empty() => c.problems.push(
+            scenario_doc
+                .problem(
+                    &["workload", "container"],
+                    format!(
+                        "the DaemonSet has no container named `{}`",
+                        scenario.workload.container.as_deref().unwrap_or_default()
+                    ),
+                )
+                .help(
+                    "name a container of the DaemonSet, or leave `container` out to use the first",
+                ),
+        ),
+        None => {}
+        Some((index, container)) => {
+            let args = container.args.iter().flatten();
+            let addr = args
+                .clone()
+                .zip(args.skip(1))
+                .find(|(flag, _)| *flag == "--addr")
+                .map(|(_, addr)| addr);
+            if let Some(port) = addr
+                .and_then(|a| ADDR_PORT.captures(a))
+                .and_then(|m| m[1].parse::<u16>().ok())
+                && port != scenario.workload.endpoint.port
+            {
+                here(
+                    c,
+                    &[
+                        "spec",
+                        "template",
+                        "spec",
+                        "containers",
+                        &index.to_string(),
+                        "args",
+                    ],
+                    format!(
+                        "buildkitd listens on port {port}, but workload.endpoint.port is {}",
+                        scenario.workload.endpoint.port
+                    ),
+                    "make workload.endpoint.port the port of `--addr`",
+                );
+            }
+        }
+    }
+    checks.problems
+}
