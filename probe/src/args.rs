@@ -160,16 +160,8 @@ where
         None => (&all[..], None),
     };
     let text = ours.iter().any(|a| a == "--text");
-    let words: Vec<&str> = ours
-        .iter()
-        .map(String::as_str)
-        .filter(|a| *a != "--text")
-        .collect();
-    let err = |command: Option<&'static str>, message: String| UsageError {
-        command,
-        message,
-        text,
-    };
+    let words: Vec<&str> = ours.iter().map(String::as_str).filter(|a| *a != "--text").collect();
+    let err = |command: Option<&'static str>, message: String| UsageError { command, message, text };
 
     if words.iter().any(|a| *a == "--help" || *a == "-h") {
         return Ok(Invocation {
@@ -227,9 +219,7 @@ where
                         Some(p) if !p.starts_with("--") => parents.push((*p).to_owned()),
                         _ => return Err(err(Some("layer"), "--parent needs a directory".into())),
                     },
-                    flag if flag.starts_with("--parent=") => {
-                        parents.push(flag["--parent=".len()..].to_owned())
-                    }
+                    flag if flag.starts_with("--parent=") => parents.push(flag["--parent=".len()..].to_owned()),
                     flag if flag.starts_with("--") => {
                         return Err(err(Some("layer"), format!("unknown option {flag:?}")));
                     }
@@ -295,10 +285,7 @@ where
                 }
             }
             let Some((program, args)) = child.and_then(|c| c.split_first()) else {
-                return Err(err(
-                    Some("in-silo"),
-                    "expected -- PROGRAM [ARGS...]".into(),
-                ));
+                return Err(err(Some("in-silo"), "expected -- PROGRAM [ARGS...]".into()));
             };
             Command::InSilo(InSiloArgs {
                 assign,
@@ -313,10 +300,7 @@ where
         }
     };
     if child.is_some() && !matches!(command, Command::InSilo(_)) {
-        return Err(err(
-            Some(command.name()),
-            "`--` is only meaningful for in-silo".into(),
-        ));
+        return Err(err(Some(command.name()), "`--` is only meaningful for in-silo".into()));
     }
     Ok(Invocation { text, command })
 }
@@ -419,8 +403,16 @@ mod tests {
         assert_eq!(usage(&["in-silo"]).command, Some("in-silo"));
         assert_eq!(usage(&["in-silo", "--"]).command, Some("in-silo"));
         assert!(usage(&["in-silo", "prog"]).message.contains("after --"));
-        assert!(usage(&["in-silo", "--timeout", "0", "--", "x"]).message.contains("--timeout"));
-        assert!(usage(&["in-silo", "--assign", "magic", "--", "x"]).message.contains("job-list"));
+        assert!(
+            usage(&["in-silo", "--timeout", "0", "--", "x"])
+                .message
+                .contains("--timeout")
+        );
+        assert!(
+            usage(&["in-silo", "--assign", "magic", "--", "x"])
+                .message
+                .contains("job-list")
+        );
         assert_eq!(usage(&["context", "extra"]).command, Some("context"));
         assert_eq!(usage(&["bind", "a", "b", "--force"]).command, Some("bind"));
         assert!(usage(&["context", "--", "x"]).message.contains("in-silo"));

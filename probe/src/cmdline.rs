@@ -176,10 +176,7 @@ mod tests {
     fn rejects_what_cannot_be_expressed() {
         assert_eq!(command_line("", &[]), Err(CommandLineError::EmptyProgram));
         assert_eq!(command_line("a\"b", &[]), Err(CommandLineError::QuoteInProgram));
-        assert_eq!(
-            command_line("a", &["x\0".to_owned()]),
-            Err(CommandLineError::Nul)
-        );
+        assert_eq!(command_line("a", &["x\0".to_owned()]), Err(CommandLineError::Nul));
         assert_eq!(command_line("bindprobe", &[]).unwrap(), "bindprobe");
     }
 }

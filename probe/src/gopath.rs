@@ -101,8 +101,7 @@ fn volume_name_len(path: &[u8]) -> usize {
     if has_prefix_fold(path, br"\\.\UNC") {
         return unc_len(path, br"\\.\UNC\".len());
     }
-    if has_prefix_fold(path, br"\\.") || has_prefix_fold(path, br"\\?") || has_prefix_fold(path, br"\??")
-    {
+    if has_prefix_fold(path, br"\\.") || has_prefix_fold(path, br"\\?") || has_prefix_fold(path, br"\??") {
         if path.len() == 3 {
             return 3;
         }
@@ -148,9 +147,8 @@ pub fn clean(path: &str) -> String {
         dotdot = 1;
     }
     while r < n {
-        if is_sep(p[r]) {
-            r += 1;
-        } else if p[r] == b'.' && (r + 1 == n || is_sep(p[r + 1])) {
+        if is_sep(p[r]) || (p[r] == b'.' && (r + 1 == n || is_sep(p[r + 1]))) {
+            // An empty element or `.`: dropped.
             r += 1;
         } else if p[r] == b'.' && p[r + 1] == b'.' && (r + 2 == n || is_sep(p[r + 2])) {
             r += 2;
@@ -253,9 +251,7 @@ pub fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{0B}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if c.is_control() || go_unprintable_non_control(c) => {
                 if (c as u32) < 0x10000 {
                     out.push_str(&format!("\\u{:04x}", c as u32));

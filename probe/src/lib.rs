@@ -23,8 +23,6 @@ pub fn run(command: &Command) -> Report {
         Command::Layer(a) => os::layer(a),
         Command::Context => os::context(),
         Command::InSilo(a) => os::in_silo(a),
-        Command::Help | Command::Version => {
-            Report::usage(Some(command.name()), "not a probing command")
-        }
+        Command::Help | Command::Version => Report::usage(Some(command.name()), "not a probing command"),
     }
 }

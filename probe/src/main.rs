@@ -21,9 +21,7 @@ fn emit(report: &Report, text: bool) {
 
 fn main() {
     // Lossy like Go's os.Args on Windows: unpaired surrogates become U+FFFD.
-    let argv = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned());
+    let argv = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned());
     let code = match args::parse(argv) {
         Ok(inv) => match inv.command {
             Command::Help => {

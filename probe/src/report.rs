@@ -56,12 +56,7 @@ impl Step {
     }
 
     /// A step that failed with a Windows error.
-    pub fn win_failed(
-        name: impl Into<String>,
-        err: WinError,
-        message: Option<String>,
-        detail: Option<String>,
-    ) -> Self {
+    pub fn win_failed(name: impl Into<String>, err: WinError, message: Option<String>, detail: Option<String>) -> Self {
         Self {
             name: name.into(),
             ok: false,
@@ -197,6 +192,20 @@ pub struct ServiceInfo {
     pub state_code: u32,
     /// `dwServiceType` (a kernel driver is `0x1`, a file system driver `0x2`).
     pub service_type: u32,
+}
+
+/// The report's name for a `SERVICE_STATUS_PROCESS.dwCurrentState`.
+pub fn service_state_name(code: u32) -> String {
+    match code {
+        1 => "stopped".to_owned(),
+        2 => "start_pending".to_owned(),
+        3 => "stop_pending".to_owned(),
+        4 => "running".to_owned(),
+        5 => "continue_pending".to_owned(),
+        6 => "pause_pending".to_owned(),
+        7 => "paused".to_owned(),
+        n => format!("unknown({n})"),
+    }
 }
 
 /// A file the probe looked for.
@@ -355,6 +364,24 @@ pub struct Report {
     pub child: Option<ChildInfo>,
 }
 
+impl OsInfo {
+    /// `major.minor.build.ubr`, or `major.minor.build` when the UBR is unknown.
+    pub fn new(major: u32, minor: u32, build: u32, ubr: Option<u32>, product_name: Option<String>) -> Self {
+        let version = match ubr {
+            Some(u) => format!("{major}.{minor}.{build}.{u}"),
+            None => format!("{major}.{minor}.{build}"),
+        };
+        Self {
+            major,
+            minor,
+            build,
+            ubr,
+            version,
+            product_name,
+        }
+    }
+}
+
 impl Report {
     /// An empty report for `probe`.
     pub fn new(probe: Option<&str>) -> Self {
@@ -388,7 +415,8 @@ impl Report {
     pub fn unsupported(probe: &str) -> Self {
         let mut r = Self::new(Some(probe));
         let message = "bindprobe runs only on Windows";
-        r.steps.push(Step::failed("platform", message, Some(std::env::consts::OS.to_owned())));
+        r.steps
+            .push(Step::failed("platform", message, Some(std::env::consts::OS.to_owned())));
         r.ok = false;
         r.exit_code = exit::SETUP;
         r.error = Some(message.to_owned());
@@ -506,7 +534,11 @@ fn context_text(c: &ContextInfo) -> String {
         out.push_str(&format!("  service {}: {}\n", s.name, s.state));
     }
     for f in [&c.bindfltapi_dll, &c.vmcompute_dll].into_iter().flatten() {
-        out.push_str(&format!("  {}: {}\n", f.path, if f.exists { "present" } else { "missing" }));
+        out.push_str(&format!(
+            "  {}: {}\n",
+            f.path,
+            if f.exists { "present" } else { "missing" }
+        ));
     }
     if let Some(o) = &c.os {
         out.push_str(&format!(
@@ -549,6 +581,12 @@ impl Recorder {
         self.steps.push(step);
     }
 
+    /// Lists a failed step that does not change the outcome (best-effort cleanup, a fact `context`
+    /// could not read).
+    pub fn note(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
     /// Whether a failure was recorded.
     pub fn has_failed(&self) -> bool {
         self.failure.is_some()
@@ -573,6 +611,15 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_states_and_os_versions() {
+        assert_eq!(service_state_name(4), "running");
+        assert_eq!(service_state_name(1), "stopped");
+        assert_eq!(service_state_name(9), "unknown(9)");
+        assert_eq!(OsInfo::new(10, 0, 20348, Some(4773), None).version, "10.0.20348.4773");
+        assert_eq!(OsInfo::new(10, 0, 20348, None, None).version, "10.0.20348");
+    }
 
     #[test]
     fn the_first_failure_decides() {
@@ -694,7 +741,10 @@ mod tests {
             ..Default::default()
         });
         let t = r.to_text();
-        assert!(t.contains("FAIL SetInformationJobObject(JobObjectCreateSilo)  0x80070005 (win32 5)  Access is denied."), "{t}");
+        assert!(
+            t.contains("FAIL SetInformationJobObject(JobObjectCreateSilo)  0x80070005 (win32 5)  Access is denied."),
+            "{t}"
+        );
         assert!(t.contains("  | line two"));
     }
 }
