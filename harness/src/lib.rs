@@ -5,5 +5,8 @@ pub mod cli;
 pub mod exit;
 pub mod lanes;
 pub mod normalize;
+pub mod outcome;
+pub mod plan;
 pub mod render;
+pub mod report;
 pub mod scenario;

@@ -9,11 +9,7 @@ use crate::exit::Exit;
 /// The scenario files named by `paths`, sorted, or exit 2 with a message when a path does not exist.
 pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Exit> {
     let default = [PathBuf::from("scenarios")];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
+    let paths = if paths.is_empty() { &default[..] } else { paths };
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -3,7 +3,9 @@
 mod classify;
 mod discover;
 mod overrides;
+mod plan;
 mod render;
+mod run;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +28,10 @@ enum Command {
     Validate(validate::Args),
     /// Print the exact manifests a case applies (namespace and DaemonSet), as YAML.
     Render(render::Args),
+    /// Show every case on every lane, and why the lanes that cannot run here do not.
+    Plan(plan::Args),
+    /// Run cases on their lanes, write outcomes.jsonl, and exit by the verdicts (0 as expected, 1 differs, 3 infrastructure).
+    Run(run::Args),
 }
 
 impl Cli {
@@ -35,6 +41,8 @@ impl Cli {
             Command::Classify(args) => classify::run(args),
             Command::Validate(args) => validate::run(args),
             Command::Render(args) => render::run(args),
+            Command::Plan(args) => plan::run(args),
+            Command::Run(args) => run::run(args),
         }
     }
 }
@@ -43,4 +51,21 @@ impl Cli {
 fn invalid(error: crate::scenario::Error) -> Exit {
     eprintln!("{}", error.render());
     Exit::InvalidInput
+}
+
+/// Loads every scenario named by `paths`; on any problem prints them all and exits 2 (a name used twice is one).
+fn load_all(paths: &[std::path::PathBuf]) -> Result<Vec<std::sync::Arc<crate::scenario::Loaded>>, Exit> {
+    let files = discover::scenario_files(paths)?;
+    let mut loaded = Vec::new();
+    let mut failed = false;
+    for file in &files {
+        match crate::scenario::load(file) {
+            Ok(scenario) => loaded.push(scenario),
+            Err(error) => {
+                failed = true;
+                eprintln!("{}", error.render());
+            }
+        }
+    }
+    if failed { Err(Exit::InvalidInput) } else { Ok(loaded) }
 }

@@ -9,7 +9,9 @@ pub fn parse(flag: &str, pairs: &[String]) -> Result<IndexMap<String, String>, (
         .map(|pair| match pair.split_once('=') {
             Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
             _ => {
-                eprintln!("error: {flag} `{pair}` is not NAME=VALUE\n  help: e.g. {flag} registry=registry.example.com");
+                eprintln!(
+                    "error: {flag} `{pair}` is not NAME=VALUE\n  help: e.g. {flag} registry=registry.example.com"
+                );
                 Err(())
             }
         })

@@ -51,10 +51,7 @@ pub fn run(args: Args) -> Exit {
     let cases: Vec<_> = matrix::cases(&loaded, &[Lane::Offline])
         .into_iter()
         .filter(|case| args.variant.as_ref().is_none_or(|v| v == &case.variant))
-        .filter(|case| {
-            cell.iter()
-                .all(|(axis, value)| case.cell.get(axis) == Some(value))
-        })
+        .filter(|case| cell.iter().all(|(axis, value)| case.cell.get(axis) == Some(value)))
         .collect();
     if cases.is_empty() {
         eprintln!(

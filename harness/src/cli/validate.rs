@@ -30,14 +30,9 @@ pub fn run(args: Args) -> Exit {
                         .doc
                         .problem(
                             &["metadata", "name"],
-                            format!(
-                                "scenario name `{name}` is already used by {}",
-                                first.display()
-                            ),
+                            format!("scenario name `{name}` is already used by {}", first.display()),
                         )
-                        .help(
-                            "every scenario needs its own metadata.name: case names start with it",
-                        );
+                        .help("every scenario needs its own metadata.name: case names start with it");
                     eprintln!("{}", crate::scenario::error::render(&problem));
                 } else {
                     println!("ok {}", file.display());

@@ -32,3 +32,101 @@ impl std::fmt::Display for Lane {
         f.write_str(self.as_str())
     }
 }
+
+pub mod cluster;
+pub mod host;
+pub mod offline;
+
+use indexmap::IndexMap;
+
+use crate::outcome::{Evidence, Outcome, StepResult, Verdict};
+use crate::scenario::expect::{Expectation, Expected};
+use crate::scenario::matrix::Case;
+use crate::scenario::model::Environment;
+
+/// What every lane is given besides the case.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Labels everything this run creates.
+    pub run_id: String,
+    /// `--set name=value` parameter overrides.
+    pub overrides: IndexMap<String, String>,
+    /// The kube context named on the command line, if any.
+    pub kube_context: Option<String>,
+}
+
+/// Why `lane` cannot run here for `case`, or `None` when it can.
+pub fn unavailable(lane: Lane, case: &Case, context: &Context) -> Option<String> {
+    match lane {
+        Lane::Offline => None,
+        Lane::Host => host::unavailable(),
+        Lane::Cluster => cluster::unavailable(case, context),
+    }
+}
+
+/// Runs `case` on its lane and returns its outcomes, in step order.
+pub async fn run(case: &Case, context: &Context) -> Vec<Outcome> {
+    match unavailable(case.lane, case, context) {
+        Some(reason) => vec![skipped(case, "lane", reason)],
+        None => match case.lane {
+            Lane::Offline => offline::run(case, context),
+            Lane::Host | Lane::Cluster => vec![skipped(
+                case,
+                "lane",
+                format!("the {} lane is not built yet", case.lane),
+            )],
+        },
+    }
+}
+
+/// The outcome of a step that did not run, with the reason.
+pub fn skipped(case: &Case, step: &str, reason: String) -> Outcome {
+    record(
+        case,
+        step,
+        StepResult::Skipped { reason },
+        Evidence::Real,
+        serde_json::Value::Null,
+    )
+}
+
+/// The outcome of one step of `case`, held against the scenario's expectation for it.
+pub fn record(case: &Case, step: &str, result: StepResult, evidence: Evidence, detail: serde_json::Value) -> Outcome {
+    let expected = expectation(case, step);
+    let verdict = Verdict::of(&result, expected);
+    Outcome {
+        case: case.name(),
+        scenario: case.loaded.scenario.metadata.name.clone(),
+        lane: case.lane,
+        variant: case.variant.clone(),
+        cell: case.cell.clone(),
+        step: step.to_owned(),
+        result,
+        stages: IndexMap::new(),
+        expected: expected.map(|e| e.as_str().to_owned()),
+        verdict,
+        evidence,
+        observed: Environment::default(),
+        detail,
+        duration_ms: None,
+    }
+}
+
+/// What the scenario expects of `step` in `case`: for a staged expectation, that of its last stage (a layer probe
+/// stops at the first stage that fails, so the step's result is that stage's). The offline lane's `render` is
+/// expected to succeed unless the scenario says otherwise.
+pub fn expectation(case: &Case, step: &str) -> Option<Expected> {
+    let declared = case
+        .loaded
+        .scenario
+        .expect
+        .get(&case.lane)
+        .and_then(|variants| variants.get(&case.variant))
+        .and_then(|steps| steps.get(step));
+    match declared {
+        Some(Expectation::Whole(expected)) => Some(*expected),
+        Some(Expectation::Stages(stages)) => stages.values().last().copied(),
+        None if case.lane == Lane::Offline && step == "render" => Some(Expected::Ok),
+        None => None,
+    }
+}

@@ -50,17 +50,10 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
     let labels = BTreeMap::from([
         (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
         (RUN_LABEL.to_owned(), run_id.to_owned()),
-        (
-            SCENARIO_LABEL.to_owned(),
-            loaded.scenario.metadata.name.clone(),
-        ),
+        (SCENARIO_LABEL.to_owned(), loaded.scenario.metadata.name.clone()),
         (VARIANT_LABEL.to_owned(), case.variant.clone()),
     ]);
-    daemonset
-        .metadata
-        .labels
-        .get_or_insert_default()
-        .extend(labels.clone());
+    daemonset.metadata.labels.get_or_insert_default().extend(labels.clone());
     daemonset
         .metadata
         .annotations
@@ -94,10 +87,7 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
     let mut namespace_labels = labels;
     namespace_labels.remove(VARIANT_LABEL);
     // HostProcess pods are admitted only where Pod Security allows privileged pods.
-    namespace_labels.insert(
-        "pod-security.kubernetes.io/enforce".to_owned(),
-        "privileged".to_owned(),
-    );
+    namespace_labels.insert("pod-security.kubernetes.io/enforce".to_owned(), "privileged".to_owned());
     let namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(namespace_name),
@@ -106,8 +96,5 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
         },
         ..Namespace::default()
     };
-    Manifests {
-        namespace,
-        daemonset,
-    }
+    Manifests { namespace, daemonset }
 }

@@ -4,9 +4,7 @@
 use base64::Engine;
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    Container, EnvVar, ExecAction, Lifecycle, LifecycleHandler, PodSpec,
-};
+use k8s_openapi::api::core::v1::{Container, EnvVar, ExecAction, Lifecycle, LifecycleHandler, PodSpec};
 
 use crate::scenario::model::RegisterService;
 
@@ -56,8 +54,7 @@ pub fn apply(pod: &mut PodSpec, index: usize, service: &RegisterService) {
         .and_then(|c| c.first())
         .cloned()
         .unwrap_or_default();
-    let arguments =
-        serde_json::to_string(container.args.as_deref().unwrap_or_default()).unwrap_or_default();
+    let arguments = serde_json::to_string(container.args.as_deref().unwrap_or_default()).unwrap_or_default();
     let env = [
         ("HARNESS_SERVICE_NAME", service.name.clone()),
         ("HARNESS_SERVICE_DIR", service.host_dir.clone()),

@@ -50,13 +50,7 @@ pub struct Problem {
 
 impl Problem {
     /// A problem at `line:column` of `source`, `len` bytes long.
-    pub fn at(
-        source: &Source,
-        line: u64,
-        column: u64,
-        len: usize,
-        message: impl Into<String>,
-    ) -> Problem {
+    pub fn at(source: &Source, line: u64, column: u64, len: usize, message: impl Into<String>) -> Problem {
         let offset = source.offset_of(line, column);
         let len = len.min(source.text.len() - offset);
         Problem {
@@ -88,10 +82,7 @@ impl Problem {
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Error {
     #[error("{}: cannot read: {source}", path.display())]
-    #[diagnostic(
-        code(harness::read),
-        help("check that the path exists and is readable")
-    )]
+    #[diagnostic(code(harness::read), help("check that the path exists and is readable"))]
     Read {
         path: PathBuf,
         #[source]
@@ -140,11 +131,7 @@ impl Error {
     pub fn render(&self) -> String {
         match self {
             Error::Read { .. } => render(self),
-            Error::Invalid { problems, .. } => problems
-                .iter()
-                .map(|p| render(p))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Error::Invalid { problems, .. } => problems.iter().map(|p| render(p)).collect::<Vec<_>>().join("\n"),
         }
     }
 }

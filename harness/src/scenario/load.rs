@@ -36,13 +36,7 @@ impl Doc {
     pub fn problem(&self, path: &[&str], message: impl Into<String>) -> Problem {
         let node = self.tree.locate(path);
         let place = node.place;
-        Problem::at(
-            &self.source,
-            place.line,
-            place.column,
-            place.len.max(1),
-            message,
-        )
+        Problem::at(&self.source, place.line, place.column, place.len.max(1), message)
     }
 }
 
@@ -107,15 +101,14 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<Source>) -> Result<(Doc, T), Erro
         problems: vec![problem],
     };
     if source.text.trim().is_empty() {
-        return Err(fail(
-            Problem::at(source, 1, 1, 0, "file is empty")
-                .help("a scenario starts with `apiVersion: harness/v1` and `kind: Scenario`; see docs/scenario.md"),
-        ));
+        return Err(fail(Problem::at(source, 1, 1, 0, "file is empty").help(
+            "a scenario starts with `apiVersion: harness/v1` and `kind: Scenario`; see docs/scenario.md",
+        )));
     }
-    let tree: Node = serde_saphyr::from_str_with_options(&source.text, options())
-        .map_err(|e| fail(yaml_problem(source, &e)))?;
-    let value: T = serde_saphyr::from_str_with_options(&source.text, options())
-        .map_err(|e| fail(yaml_problem(source, &e)))?;
+    let tree: Node =
+        serde_saphyr::from_str_with_options(&source.text, options()).map_err(|e| fail(yaml_problem(source, &e)))?;
+    let value: T =
+        serde_saphyr::from_str_with_options(&source.text, options()).map_err(|e| fail(yaml_problem(source, &e)))?;
     Ok((
         Doc {
             source: source.clone(),
@@ -141,8 +134,7 @@ fn options() -> serde_saphyr::Options {
 
 /// A parser error as a located problem, with a hint matched to what went wrong.
 fn yaml_problem(source: &Source, error: &serde_saphyr::Error) -> Problem {
-    static AT: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").unwrap());
+    static AT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").unwrap());
     let text = error.to_string();
     let first = text.lines().next().unwrap_or("invalid YAML");
     let message = AT.replace(first, "").into_owned();

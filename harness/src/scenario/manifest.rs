@@ -8,17 +8,9 @@ use crate::scenario::load::Doc;
 
 /// `value` (written at `at` in `doc`) as a `T`, or the located problems: wrong types, and unknown fields (which the
 /// API server would reject under strict field validation, and which usually are misspellings).
-pub fn typed<T: DeserializeOwned + serde::Serialize>(
-    doc: &Doc,
-    at: &[&str],
-    value: &Value,
-) -> Result<T, Vec<Problem>> {
+pub fn typed<T: DeserializeOwned + serde::Serialize>(doc: &Doc, at: &[&str], value: &Value) -> Result<T, Vec<Problem>> {
     let located = |path: &[String], message: String, help: &str| {
-        let full: Vec<&str> = at
-            .iter()
-            .copied()
-            .chain(path.iter().map(String::as_str))
-            .collect();
+        let full: Vec<&str> = at.iter().copied().chain(path.iter().map(String::as_str)).collect();
         doc.problem(&full, message).help(help.to_owned())
     };
     let typed: T = serde_path_to_error::deserialize(value).map_err(|e| {
@@ -48,19 +40,18 @@ pub fn typed<T: DeserializeOwned + serde::Serialize>(
                 if let Some(last) = key_path.last_mut() {
                     *last = format!("@{last}");
                 }
-                located(&key_path, format!("unknown field `{key}` in the manifest"), "Kubernetes does not know this field: check its spelling and where it is nested")
+                located(
+                    &key_path,
+                    format!("unknown field `{key}` in the manifest"),
+                    "Kubernetes does not know this field: check its spelling and where it is nested",
+                )
             })
             .collect())
     }
 }
 
 /// Collects the paths of keys in `input` that did not survive the typed round trip into `known`.
-fn unknown_fields(
-    input: &Value,
-    known: &Value,
-    path: &mut Vec<String>,
-    found: &mut Vec<Vec<String>>,
-) {
+fn unknown_fields(input: &Value, known: &Value, path: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
     match (input, known) {
         (Value::Object(input), Value::Object(known)) => {
             for (key, value) in input {

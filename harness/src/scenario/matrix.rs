@@ -40,20 +40,18 @@ impl Case {
 
 /// Every matrix cell: the cartesian product of the axes, in declaration order (one empty cell without a matrix).
 pub fn cells(matrix: &IndexMap<String, Vec<String>>) -> Vec<IndexMap<String, String>> {
-    matrix
-        .iter()
-        .fold(vec![IndexMap::new()], |cells, (axis, values)| {
-            cells
-                .iter()
-                .flat_map(|cell| {
-                    values.iter().map(move |value| {
-                        let mut next = cell.clone();
-                        next.insert(axis.clone(), value.clone());
-                        next
-                    })
+    matrix.iter().fold(vec![IndexMap::new()], |cells, (axis, values)| {
+        cells
+            .iter()
+            .flat_map(|cell| {
+                values.iter().map(move |value| {
+                    let mut next = cell.clone();
+                    next.insert(axis.clone(), value.clone());
+                    next
                 })
-                .collect()
-        })
+            })
+            .collect()
+    })
 }
 
 /// The variants a lane runs for a scenario: the scenario's own for offline and cluster; native and in-silo probes
@@ -92,22 +90,13 @@ mod tests {
     #[test]
     fn the_matrix_is_a_cartesian_product_in_declaration_order() {
         let matrix = IndexMap::from([
-            (
-                "buildkit".to_owned(),
-                vec!["v0.28.0".to_owned(), "v0.27.1".to_owned()],
-            ),
-            (
-                "containerd".to_owned(),
-                vec!["1.7.29".to_owned(), "2.3.4".to_owned()],
-            ),
+            ("buildkit".to_owned(), vec!["v0.28.0".to_owned(), "v0.27.1".to_owned()]),
+            ("containerd".to_owned(), vec!["1.7.29".to_owned(), "2.3.4".to_owned()]),
         ]);
         let cells = cells(&matrix);
         assert_eq!(cells.len(), 4);
         assert_eq!(cells[1].values().collect::<Vec<_>>(), ["v0.28.0", "2.3.4"]);
-        assert_eq!(
-            cells[2].keys().collect::<Vec<_>>(),
-            ["buildkit", "containerd"]
-        );
+        assert_eq!(cells[2].keys().collect::<Vec<_>>(), ["buildkit", "containerd"]);
         assert_eq!(super::cells(&IndexMap::new()), vec![IndexMap::new()]);
     }
 }

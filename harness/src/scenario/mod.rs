@@ -68,43 +68,32 @@ pub fn load(path: &Path) -> Result<Arc<Loaded>, Error> {
             scenario,
             daemonset,
         })),
-        _ => Err(Error::Invalid {
-            file: name,
-            problems,
-        }),
+        _ => Err(Error::Invalid { file: name, problems }),
     }
 }
 
 /// The DaemonSet of a scenario, read from its fixture file or inline, and checked.
 fn daemonset(doc: &Doc, scenario: &Scenario, root: &Path) -> Result<DaemonSet, Vec<Problem>> {
     let at: &[&str] = &["workload", "daemonset"];
-    let (manifest_doc, value, manifest_at): (Doc, serde_json::Value, &[&str]) =
-        match &scenario.workload.daemonset {
-            DaemonSetSource::Inline(value) => (doc.clone(), value.clone(), at),
-            DaemonSetSource::File(file) => {
-                let mut checks = validate::Checks {
-                    doc,
-                    problems: Vec::new(),
-                };
-                let Some(real) = validate::fixture_path(&mut checks, at, root, file) else {
-                    return Err(checks.problems);
-                };
-                let source = load::read(&real, file).map_err(|e| vec![read_problem(doc, at, e)])?;
-                let (manifest_doc, value) =
-                    load::parse::<serde_json::Value>(&source).map_err(|e| match e {
-                        Error::Invalid { problems, .. } => problems,
-                        other => vec![read_problem(doc, at, other)],
-                    })?;
-                (manifest_doc, value, &[])
-            }
-        };
-    let kind = |field: &str| {
-        value
-            .get(field)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
+    let (manifest_doc, value, manifest_at): (Doc, serde_json::Value, &[&str]) = match &scenario.workload.daemonset {
+        DaemonSetSource::Inline(value) => (doc.clone(), value.clone(), at),
+        DaemonSetSource::File(file) => {
+            let mut checks = validate::Checks {
+                doc,
+                problems: Vec::new(),
+            };
+            let Some(real) = validate::fixture_path(&mut checks, at, root, file) else {
+                return Err(checks.problems);
+            };
+            let source = load::read(&real, file).map_err(|e| vec![read_problem(doc, at, e)])?;
+            let (manifest_doc, value) = load::parse::<serde_json::Value>(&source).map_err(|e| match e {
+                Error::Invalid { problems, .. } => problems,
+                other => vec![read_problem(doc, at, other)],
+            })?;
+            (manifest_doc, value, &[])
+        }
     };
+    let kind = |field: &str| value.get(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     if kind("kind") != "DaemonSet" || kind("apiVersion") != "apps/v1" {
         return Err(vec![
             manifest_doc

@@ -40,10 +40,7 @@ mod tests {
             ("registry".to_owned(), "r.local".to_owned()),
             ("buildkit".to_owned(), "v0.28.0".to_owned()),
         ]);
-        assert_eq!(
-            fill(image, &values),
-            "r.local/buildkitd:windows-v0.28.0-servercore"
-        );
+        assert_eq!(fill(image, &values), "r.local/buildkitd:windows-v0.28.0-servercore");
         assert!(placeholders("${open").is_err());
         assert!(placeholders("a${}b").is_err());
         assert_eq!(placeholders("no placeholders").unwrap(), Vec::<&str>::new());

@@ -18,14 +18,10 @@ use crate::scenario::version::Requirement;
 /// The host lane's own variants: the probe run natively, and inside a silo the probe creates.
 pub const HOST_VARIANTS: &[&str] = &["native", "in-silo"];
 
-static NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$").unwrap());
-static PARAMETER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
-static WINDOWS_ABSOLUTE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z]:[\\/]").unwrap());
-static PLATFORM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?$").unwrap());
+static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$").unwrap());
+static PARAMETER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
+static WINDOWS_ABSOLUTE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z]:[\\/]").unwrap());
+static PLATFORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?$").unwrap());
 static ADDR_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^tcp://[^/]*:(\d+)$").unwrap());
 
 /// A check's findings so far.
@@ -36,8 +32,7 @@ pub struct Checks<'a> {
 
 impl Checks<'_> {
     fn at(&mut self, path: &[&str], message: impl Into<String>, help: impl Into<String>) {
-        self.problems
-            .push(self.doc.problem(path, message).help(help));
+        self.problems.push(self.doc.problem(path, message).help(help));
     }
 }
 
@@ -82,13 +77,8 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     for (variant_name, variant) in &scenario.variants {
         name(c, &["variants", &format!("@{variant_name}")], variant_name);
         if let Some(service) = &variant.register_service {
-            let at = |field: &str| {
-                ["variants", variant_name.as_str(), "registerService", field].map(str::to_owned)
-            };
-            if service.name.is_empty()
-                || service.name.len() > 256
-                || service.name.contains(['/', '\\', ' '])
-            {
+            let at = |field: &str| ["variants", variant_name.as_str(), "registerService", field].map(str::to_owned);
+            if service.name.is_empty() || service.name.len() > 256 || service.name.contains(['/', '\\', ' ']) {
                 c.at(
                     &at("name").each_ref().map(String::as_str),
                     format!("`{}` is not a Windows service name", service.name),
@@ -121,11 +111,7 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
             }
             Probe::Layer(layer) => {
                 if layer.snapshot != "latest" {
-                    windows_path(
-                        c,
-                        &["probes", probe_name, "layer", "snapshot"],
-                        &layer.snapshot,
-                    );
+                    windows_path(c, &["probes", probe_name, "layer", "snapshot"], &layer.snapshot);
                 }
                 windows_path(c, &["probes", probe_name, "layer", "dst"], &layer.dst);
             }
@@ -133,9 +119,7 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     }
     for (build_name, build) in &scenario.builds {
         name(c, &["builds", &format!("@{build_name}")], build_name);
-        if let Some(context) =
-            fixture_path(c, &["builds", build_name, "context"], root, &build.context)
-        {
+        if let Some(context) = fixture_path(c, &["builds", build_name, "context"], root, &build.context) {
             if !context.is_dir() {
                 c.at(
                     &["builds", build_name, "context"],
@@ -145,10 +129,7 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
             } else if !context.join(&build.dockerfile).is_file() {
                 c.at(
                     &["builds", build_name, "context"],
-                    format!(
-                        "no `{}` in build context `{}`",
-                        build.dockerfile, build.context
-                    ),
+                    format!("no `{}` in build context `{}`", build.dockerfile, build.context),
                     "add the Dockerfile, or name it with `dockerfile:`",
                 );
             }
@@ -168,7 +149,11 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
 
 fn name(c: &mut Checks, path: &[&str], value: &str) {
     if !NAME.is_match(value) {
-        c.at(path, format!("`{value}` is not a valid name"), "use lower-case letters, digits and dashes (at most 63), starting and ending with a letter or digit");
+        c.at(
+            path,
+            format!("`{value}` is not a valid name"),
+            "use lower-case letters, digits and dashes (at most 63), starting and ending with a letter or digit",
+        );
     }
 }
 
@@ -193,11 +178,7 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
 
 fn duration(c: &mut Checks, path: &[&str], value: &str) {
     if let Err(message) = parse_duration(value) {
-        c.at(
-            path,
-            message,
-            "write a positive duration such as `90s`, `10m` or `1h`",
-        );
+        c.at(path, message, "write a positive duration such as `90s`, `10m` or `1h`");
     }
 }
 
@@ -206,26 +187,18 @@ pub fn fixture_path(c: &mut Checks, path: &[&str], root: &Path, value: &str) -> 
     let relative = Path::new(value);
     let help = "give a path relative to the repository root, inside fixtures/, e.g. `fixtures/builds/hello`";
     if relative.is_absolute() || value.contains('\\') || !relative.starts_with("fixtures") {
-        c.at(
-            path,
-            format!("`{value}` is not a path inside fixtures/"),
-            help,
-        );
+        c.at(path, format!("`{value}` is not a path inside fixtures/"), help);
         return None;
     }
     let joined = root.join(relative);
-    let (Ok(real), Ok(real_root)) = (joined.canonicalize(), root.join("fixtures").canonicalize())
-    else {
+    let (Ok(real), Ok(real_root)) = (joined.canonicalize(), root.join("fixtures").canonicalize()) else {
         c.at(path, format!("`{value}` does not exist"), help);
         return None;
     };
     if !real.starts_with(&real_root) {
         c.at(
             path,
-            format!(
-                "`{value}` leaves fixtures/ (it resolves to {})",
-                real.display()
-            ),
+            format!("`{value}` leaves fixtures/ (it resolves to {})", real.display()),
             help,
         );
         return None;
@@ -245,8 +218,7 @@ fn environment(c: &mut Checks, scenario: &Scenario) {
     }
     let declared = &scenario.cluster.expects;
     for (component, requirement) in &scenario.cluster.requires {
-        if let (Some(version), Ok(requirement)) =
-            (declared.get(*component), Requirement::parse(requirement))
+        if let (Some(version), Ok(requirement)) = (declared.get(*component), Requirement::parse(requirement))
             && !requirement.matches(version)
         {
             c.at(
@@ -302,8 +274,7 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
             }
         }
     }
-    let known =
-        |name: &str| scenario.parameters.contains_key(name) || scenario.matrix.contains_key(name);
+    let known = |name: &str| scenario.parameters.contains_key(name) || scenario.matrix.contains_key(name);
     match params::placeholders(&scenario.workload.image) {
         Ok(names) => {
             for missing in names.into_iter().filter(|n| !known(n)) {
@@ -314,11 +285,7 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
                 );
             }
         }
-        Err(message) => c.at(
-            &["workload", "image"],
-            message,
-            "write placeholders as `${name}`",
-        ),
+        Err(message) => c.at(&["workload", "image"], message, "write placeholders as `${name}`"),
     }
 }
 
@@ -332,12 +299,7 @@ fn expectations(c: &mut Checks, scenario: &Scenario) {
             if !variant_known {
                 let choices = match lane {
                     Lane::Host => HOST_VARIANTS.join(", "),
-                    _ => scenario
-                        .variants
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    _ => scenario.variants.keys().cloned().collect::<Vec<_>>().join(", "),
                 };
                 c.at(
                     &["expect", lane.as_str(), &format!("@{variant}")],
@@ -348,12 +310,7 @@ fn expectations(c: &mut Checks, scenario: &Scenario) {
             }
             for (step, expectation) in steps {
                 let at = ["expect", lane.as_str(), variant.as_str(), step.as_str()];
-                let key = [
-                    "expect",
-                    lane.as_str(),
-                    variant.as_str(),
-                    &format!("@{step}"),
-                ];
+                let key = ["expect", lane.as_str(), variant.as_str(), &format!("@{step}")];
                 let layer = match step.split_once('/') {
                     Some(("probe", probe)) => match scenario.probes.get(probe) {
                         Some(probe) => matches!(probe, Probe::Layer(_)),
@@ -386,10 +343,7 @@ fn expectations(c: &mut Checks, scenario: &Scenario) {
                     }
                     None if ["rollout", "teardown", "render"].contains(&step.as_str()) => false,
                     None if step == "service" => {
-                        if scenario.variants[variant.as_str()]
-                            .register_service
-                            .is_none()
-                        {
+                        if scenario.variants[variant.as_str()].register_service.is_none() {
                             c.at(
                                 &key,
                                 format!("variant `{variant}` registers no service"),
@@ -399,18 +353,23 @@ fn expectations(c: &mut Checks, scenario: &Scenario) {
                         false
                     }
                     _ => {
-                        c.at(&key, format!("`{step}` is not a step"), "steps are `render`, `rollout`, `service`, `probe/<name>`, `build/<name>` and `teardown`");
+                        c.at(
+                            &key,
+                            format!("`{step}` is not a step"),
+                            "steps are `render`, `rollout`, `service`, `probe/<name>`, `build/<name>` and `teardown`",
+                        );
                         continue;
                     }
                 };
                 if let Expectation::Stages(stages) = expectation {
                     if !layer {
-                        c.at(&at, format!("`{step}` has no stages"), "give one expectation (`ok`, `observe` or a class); stages are for layer probes");
+                        c.at(
+                            &at,
+                            format!("`{step}` has no stages"),
+                            "give one expectation (`ok`, `observe` or a class); stages are for layer probes",
+                        );
                     }
-                    for stage in stages
-                        .keys()
-                        .filter(|s| !LAYER_STAGES.contains(&s.as_str()))
-                    {
+                    for stage in stages.keys().filter(|s| !LAYER_STAGES.contains(&s.as_str())) {
                         c.at(
                             &[at.as_slice(), &[&format!("@{stage}")]].concat(),
                             format!("`{stage}` is not a layer stage"),
@@ -446,15 +405,10 @@ pub fn daemonset(
         problems: Vec::new(),
     };
     let c = &mut checks;
-    let path =
-        |rest: &[&str]| -> Vec<String> { at.iter().chain(rest).map(|s| (*s).to_owned()).collect() };
+    let path = |rest: &[&str]| -> Vec<String> { at.iter().chain(rest).map(|s| (*s).to_owned()).collect() };
     let here = |c: &mut Checks, rest: &[&str], message: String, help: &str| {
         let p = path(rest);
-        c.at(
-            &p.iter().map(String::as_str).collect::<Vec<_>>(),
-            message,
-            help,
-        );
+        c.at(&p.iter().map(String::as_str).collect::<Vec<_>>(), message, help);
     };
     let Some(spec) = &daemonset.spec else {
         here(
@@ -517,12 +471,7 @@ pub fn daemonset(
         .flatten()
         .enumerate()
         .map(|(i, c)| ("initContainers", i, c))
-        .chain(
-            pod.containers
-                .iter()
-                .enumerate()
-                .map(|(i, c)| ("containers", i, c)),
-        )
+        .chain(pod.containers.iter().enumerate().map(|(i, c)| ("containers", i, c)))
         .collect();
     let any_host_process = all
         .iter()
@@ -541,10 +490,7 @@ pub fn daemonset(
                 here(
                     c,
                     &["spec", "template", "spec", list, &index.to_string(), "name"],
-                    format!(
-                        "container `{}` is not HostProcess, but the pod is",
-                        container.name
-                    ),
+                    format!("container `{}` is not HostProcess, but the pod is", container.name),
                     "every container of a HostProcess pod must be HostProcess: set windowsOptions.hostProcess on the pod, not per container",
                 );
             }
@@ -583,9 +529,7 @@ pub fn daemonset(
                         scenario.workload.container.as_deref().unwrap_or_default()
                     ),
                 )
-                .help(
-                    "name a container of the DaemonSet, or leave `container` out to use the first",
-                ),
+                .help("name a container of the DaemonSet, or leave `container` out to use the first"),
         ),
         None => {}
         Some((index, container)) => {
@@ -602,14 +546,7 @@ pub fn daemonset(
             {
                 here(
                     c,
-                    &[
-                        "spec",
-                        "template",
-                        "spec",
-                        "containers",
-                        &index.to_string(),
-                        "args",
-                    ],
+                    &["spec", "template", "spec", "containers", &index.to_string(), "args"],
                     format!(
                         "buildkitd listens on port {port}, but workload.endpoint.port is {}",
                         scenario.workload.endpoint.port

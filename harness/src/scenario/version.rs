@@ -41,8 +41,7 @@ impl Requirement {
         .into_iter()
         .find_map(|(prefix, op)| trimmed.strip_prefix(prefix).map(|rest| (op, rest)))
         .unwrap_or((Op::Eq, trimmed));
-        let version =
-            numbers(rest.trim()).ok_or_else(|| format!("`{text}` is not a version requirement"))?;
+        let version = numbers(rest.trim()).ok_or_else(|| format!("`{text}` is not a version requirement"))?;
         Ok(Requirement {
             op,
             version,
@@ -56,11 +55,7 @@ impl Requirement {
             return false;
         };
         let len = found.len().max(self.version.len());
-        let pad = |v: &[u64]| {
-            (0..len)
-                .map(|i| v.get(i).copied().unwrap_or(0))
-                .collect::<Vec<_>>()
-        };
+        let pad = |v: &[u64]| (0..len).map(|i| v.get(i).copied().unwrap_or(0)).collect::<Vec<_>>();
         let ordering = pad(&found).cmp(&pad(&self.version));
         match self.op {
             Op::Ge => ordering != Ordering::Less,
@@ -89,16 +84,8 @@ mod tests {
         assert!(at_least_17.matches("containerd://2.3.4"));
         assert!(!at_least_17.matches("1.6.36"));
         assert!(Requirement::parse("<1.35").unwrap().matches("v1.34.2+k0s"));
-        assert!(
-            Requirement::parse("20348.4773")
-                .unwrap()
-                .matches("20348.4773")
-        );
-        assert!(
-            !Requirement::parse(">20348.4773")
-                .unwrap()
-                .matches("20348.4773")
-        );
+        assert!(Requirement::parse("20348.4773").unwrap().matches("20348.4773"));
+        assert!(!Requirement::parse(">20348.4773").unwrap().matches("20348.4773"));
         assert!(Requirement::parse(">=banana").is_err());
         assert!(!at_least_17.matches("unknown"));
     }

@@ -1,0 +1,106 @@
+//! `harness run [SCENARIOS...] [--lane L]`: plans and runs every case, writes `outcomes.jsonl`, exits by the verdicts.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::cli::{load_all, overrides};
+use crate::exit::Exit;
+use crate::lanes::{self, Context, Lane};
+use crate::{outcome, plan, report};
+
+/// Arguments of `harness run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario files or folders of them (default: `scenarios/`).
+    paths: Vec<PathBuf>,
+    /// Lanes to run (repeatable; default: all). A lane that cannot run here is reported as skipped, with the reason.
+    #[arg(long = "lane", value_enum)]
+    lanes: Vec<LaneArg>,
+    /// Where to write outcomes.jsonl.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Override a parameter, as `name=value` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// The kube context the cluster lane may act on (it must be allowed by the scenario).
+    #[arg(long)]
+    context: Option<String>,
+    /// Labels everything the run creates (default: derived from the time).
+    #[arg(long)]
+    run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LaneArg {
+    Offline,
+    Host,
+    Cluster,
+}
+
+impl From<LaneArg> for Lane {
+    fn from(lane: LaneArg) -> Lane {
+        match lane {
+            LaneArg::Offline => Lane::Offline,
+            LaneArg::Host => Lane::Host,
+            LaneArg::Cluster => Lane::Cluster,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Exit {
+    let scenarios = match load_all(&args.paths) {
+        Ok(scenarios) => scenarios,
+        Err(exit) => return exit,
+    };
+    let Ok(overrides) = overrides::parse("--set", &args.set) else {
+        return Exit::InvalidInput;
+    };
+    let lanes: Vec<Lane> = if args.lanes.is_empty() {
+        Lane::ALL.to_vec()
+    } else {
+        args.lanes.iter().map(|&l| l.into()).collect()
+    };
+    let run_id = args.run_id.unwrap_or_else(default_run_id);
+    let context = Context {
+        run_id,
+        overrides,
+        kube_context: args.context,
+    };
+    let planned = plan::plan(&scenarios, &lanes, &context);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Infrastructure;
+        }
+    };
+    let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let mut outcomes = Vec::new();
+    for planned in &planned {
+        let found = runtime.block_on(lanes::run(&planned.case, &context));
+        if progress {
+            for o in &found {
+                eprintln!("{} {} {}: {}", o.verdict.as_str(), o.lane, o.case, o.step);
+            }
+        }
+        outcomes.extend(found);
+    }
+    match report::write_jsonl(&args.out, &outcomes) {
+        Ok(path) => {
+            print!("{}", report::summary(&outcomes));
+            println!("outcomes: {}", path.display());
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", args.out.join("outcomes.jsonl").display());
+            return Exit::Infrastructure;
+        }
+    }
+    outcome::exit_for(&outcomes)
+}
+
+fn default_run_id() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("run-{seconds}")
+}

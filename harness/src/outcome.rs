@@ -1,0 +1,202 @@
+//! Outcomes: the classified record of one step with its provenance, and the verdict that holds it against its expectation.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::classify::Class;
+use crate::lanes::Lane;
+use crate::scenario::expect::Expected;
+use crate::scenario::model::Environment;
+
+/// Where a result comes from. Simulated results are shown apart and never accepted as real.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Evidence {
+    Real,
+    Simulated,
+}
+
+/// What a step did, once classified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "result")]
+pub enum StepResult {
+    Ok,
+    Failed {
+        class: Class,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+        /// The first error line, verbatim (normalised in snapshots).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_error: Option<String>,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+impl StepResult {
+    /// The failure class, if the step failed.
+    pub fn class(&self) -> Option<Class> {
+        match self {
+            StepResult::Failed { class, .. } => Some(*class),
+            _ => None,
+        }
+    }
+}
+
+/// An outcome held against its expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Failed as the bug report says.
+    Reproduced,
+    /// Succeeded as expected.
+    Passed,
+    /// The bug's step now succeeds: an upstream fix? News, not a failure to hide.
+    NoLongerReproduces,
+    /// An expected success now fails.
+    Regressed,
+    /// Failed, but differently from the bug report.
+    Changed,
+    /// Recorded without judging (`observe`, or no expectation).
+    Observed,
+    Skipped,
+    /// The harness or its infrastructure could not run the step.
+    InfraError,
+}
+
+impl Verdict {
+    /// Holds a result against an expectation.
+    pub fn of(result: &StepResult, expected: Option<Expected>) -> Verdict {
+        let infrastructure = |class: Class| {
+            matches!(
+                class,
+                Class::RolloutTimeout
+                    | Class::ImagePullFailed
+                    | Class::CrashLoop
+                    | Class::BuildkitdUnreachable
+                    | Class::ExecFailed
+                    | Class::StepTimeout
+                    | Class::Cancelled
+            )
+        };
+        match (result, expected) {
+            (StepResult::Skipped { .. }, _) => Verdict::Skipped,
+            (_, None | Some(Expected::Observe)) => Verdict::Observed,
+            (StepResult::Ok, Some(Expected::Ok)) => Verdict::Passed,
+            (StepResult::Ok, Some(Expected::Fails(_))) => Verdict::NoLongerReproduces,
+            (StepResult::Failed { class, .. }, Some(Expected::Fails(want))) if *class == want => Verdict::Reproduced,
+            (StepResult::Failed { class, .. }, _) if infrastructure(*class) => Verdict::InfraError,
+            (StepResult::Failed { .. }, Some(Expected::Ok)) => Verdict::Regressed,
+            (StepResult::Failed { .. }, Some(Expected::Fails(_))) => Verdict::Changed,
+        }
+    }
+
+    /// Whether this verdict is what the scenario expects (exit 0).
+    pub fn as_expected(self) -> bool {
+        matches!(
+            self,
+            Verdict::Reproduced | Verdict::Passed | Verdict::Observed | Verdict::Skipped
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Reproduced => "reproduced",
+            Verdict::Passed => "passed",
+            Verdict::NoLongerReproduces => "no-longer-reproduces",
+            Verdict::Regressed => "regressed",
+            Verdict::Changed => "changed",
+            Verdict::Observed => "observed",
+            Verdict::Skipped => "skipped",
+            Verdict::InfraError => "infra-error",
+        }
+    }
+}
+
+/// The normalised, classified record of one step of one case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub case: String,
+    pub scenario: String,
+    pub lane: Lane,
+    pub variant: String,
+    pub cell: IndexMap<String, String>,
+    pub step: String,
+    #[serde(flatten)]
+    pub result: StepResult,
+    /// Per-stage results of a layer probe.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub stages: IndexMap<String, StepResult>,
+    pub expected: Option<String>,
+    pub verdict: Verdict,
+    pub evidence: Evidence,
+    /// The environment actually observed (not the one declared); empty where the lane sees none.
+    #[serde(default)]
+    pub observed: Environment,
+    /// Facts of the step worth keeping (objects applied, image, probe context).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub detail: serde_json::Value,
+    /// Milliseconds the step took; replaced by a placeholder in snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// The exit code that a set of outcomes calls for: 1 when a verdict differs, 3 when only infrastructure failed.
+pub fn exit_for<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> crate::exit::Exit {
+    let mut exit = crate::exit::Exit::Ok;
+    for outcome in outcomes {
+        if outcome.verdict == Verdict::InfraError {
+            exit = exit.max(crate::exit::Exit::Infrastructure);
+        } else if !outcome.verdict.as_expected() {
+            return crate::exit::Exit::VerdictDiffers;
+        }
+    }
+    exit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(class: Class) -> StepResult {
+        StepResult::Failed {
+            class,
+            code: None,
+            stage: None,
+            first_error: None,
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_the_expectation() {
+        let denied = Class::BindfltAccessDenied;
+        assert_eq!(
+            Verdict::of(&failed(denied), Some(Expected::Fails(denied))),
+            Verdict::Reproduced
+        );
+        assert_eq!(
+            Verdict::of(&StepResult::Ok, Some(Expected::Fails(denied))),
+            Verdict::NoLongerReproduces
+        );
+        assert_eq!(
+            Verdict::of(&failed(Class::LayerInUse), Some(Expected::Fails(denied))),
+            Verdict::Changed
+        );
+        assert_eq!(Verdict::of(&failed(denied), Some(Expected::Ok)), Verdict::Regressed);
+        assert_eq!(
+            Verdict::of(&failed(Class::RolloutTimeout), Some(Expected::Ok)),
+            Verdict::InfraError
+        );
+        assert_eq!(Verdict::of(&StepResult::Ok, Some(Expected::Ok)), Verdict::Passed);
+        assert_eq!(Verdict::of(&failed(denied), Some(Expected::Observe)), Verdict::Observed);
+        let skipped = StepResult::Skipped {
+            reason: "no Windows host".into(),
+        };
+        assert_eq!(Verdict::of(&skipped, Some(Expected::Ok)), Verdict::Skipped);
+        assert!(!Verdict::NoLongerReproduces.as_expected());
+    }
+}
