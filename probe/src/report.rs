@@ -319,11 +319,12 @@ pub struct ChildInfo {
     pub pid: Option<u32>,
     /// The child's exit code (`GetExitCodeProcess`), e.g. 0, 1, or 3221225781 (0xC0000135).
     pub exit_code: Option<u32>,
-    /// Everything the child wrote to stdout (lossy UTF-8).
-    pub stdout: String,
+    /// Everything the child wrote to stdout (lossy UTF-8); null when it was exactly one JSON object,
+    /// which is then in `report` instead.
+    pub stdout: Option<String>,
     /// Everything the child wrote to stderr (lossy UTF-8).
     pub stderr: String,
-    /// The child's stdout parsed as JSON when it is one JSON value (a nested bindprobe report).
+    /// The child's stdout parsed as JSON when it is exactly one JSON object (a nested bindprobe report).
     pub report: Option<serde_json::Value>,
 }
 
@@ -476,7 +477,12 @@ impl Report {
                 c.command_line,
                 c.exit_code.map_or("-".to_owned(), |e| e.to_string())
             ));
-            for (label, text) in [("stdout", &c.stdout), ("stderr", &c.stderr)] {
+            let stdout = match (&c.stdout, &c.report) {
+                (Some(out), _) => out.clone(),
+                (None, Some(report)) => serde_json::to_string_pretty(report).unwrap_or_default(),
+                (None, None) => String::new(),
+            };
+            for (label, text) in [("stdout", &stdout), ("stderr", &c.stderr)] {
                 if !text.is_empty() {
                     out.push_str(&format!("  --- child {label} ---\n"));
                     for l in text.lines() {
@@ -612,6 +618,26 @@ impl Recorder {
 mod tests {
     use super::*;
 
+    /// The README's examples of the format are valid reports: they parse into [`Report`] and
+    /// serialise back to the same JSON (no unknown, missing or misspelt fields).
+    #[test]
+    fn readme_examples_match_the_contract() {
+        let readme = include_str!("../README.md");
+        let mut examples = 0;
+        for block in readme.split("```json\n").skip(1) {
+            let json = block.split("\n```").next().unwrap();
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            let report: Report = serde_json::from_value(value.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&report).unwrap(), value, "{json}");
+            if let Some(nested) = report.child.as_ref().and_then(|c| c.report.clone()) {
+                let inner: Report = serde_json::from_value(nested.clone()).unwrap();
+                assert_eq!(serde_json::to_value(&inner).unwrap(), nested);
+            }
+            examples += 1;
+        }
+        assert!(examples >= 3, "expected the README's JSON examples");
+    }
+
     #[test]
     fn service_states_and_os_versions() {
         assert_eq!(service_state_name(4), "running");
@@ -737,7 +763,7 @@ mod tests {
         ));
         r.child = Some(ChildInfo {
             command_line: "bindprobe context".into(),
-            stdout: "line one\nline two\n".into(),
+            stdout: Some("line one\nline two\n".into()),
             ..Default::default()
         });
         let t = r.to_text();

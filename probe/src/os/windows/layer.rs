@@ -28,6 +28,9 @@ struct WcLayerDescriptor {
     path: PCWSTR,
 }
 
+/// containerd's `sourceStreamName`.
+const SOURCE_STREAM: &str = "containerd.io-source";
+
 type IdFn = unsafe extern "system" fn(info: *const DriverInfo, id: PCWSTR) -> HRESULT;
 type PrepareLayerFn = unsafe extern "system" fn(
     info: *const DriverInfo,
@@ -330,6 +333,22 @@ fn mount_and_bind(
     let wrap = |e: String| format!("failed to set volume mount path for layer {source}: {e}");
     if !apply_file_binding(rec, &bf, &a.root, &volume, a.read_only, &wrap) {
         return;
+    }
+    // containerd records the layer in an alternate data stream of the mount point.
+    let stream = format!("{}:{SOURCE_STREAM}", gopath::clean(&a.root));
+    match std::fs::write(&stream, source.as_bytes()) {
+        Ok(()) => rec.ok("write_source_stream", Some(stream)),
+        Err(e) => {
+            let err = super::io_win_error(&e);
+            rec.fail(
+                win_step("write_source_stream", err, Some(stream.clone())),
+                format!(
+                    "failed to record source for layer {source}: open {stream}: {}",
+                    super::go_text(err)
+                ),
+                Failure::Probed,
+            );
+        }
     }
     match std::fs::read_dir(&a.root) {
         Ok(entries) => {

@@ -442,9 +442,13 @@ fn run(
     drop(thread);
     drop(job);
     drop(process);
-    child.stdout = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
+    let out = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
     child.stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
-    child.report = serde_json::from_str(child.stdout.trim()).ok();
+    // A nested bindprobe report is kept as JSON rather than as an escaped string.
+    child.report = serde_json::from_str::<serde_json::Value>(out.trim())
+        .ok()
+        .filter(serde_json::Value::is_object);
+    child.stdout = if child.report.is_some() { None } else { Some(out) };
     child.exit_code = exit;
     exit
 }
