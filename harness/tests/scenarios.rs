@@ -1,1 +1,110 @@
-fn main() {}
+//! One `cargo test` trial per scenario case and lane. Lanes that cannot run here are ignored with their reason;
+//! the offline lane snapshots each case's rendered manifests and normalised outcomes beside this file.
+
+use std::path::{Path, PathBuf};
+
+use harness::lanes::{self, Context, Lane};
+use harness::outcome::Outcome;
+use harness::plan;
+use harness::render;
+use harness::scenario::{self, matrix::Case};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
+    let root = repository();
+    let mut trials = Vec::new();
+    let mut loaded = Vec::new();
+    for file in walkdir::WalkDir::new(root.join("scenarios")).sort_by_file_name() {
+        let Ok(file) = file else { continue };
+        let path = file.path().to_owned();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let shown = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+        match scenario::load(&path) {
+            Ok(scenario) => loaded.push(scenario),
+            Err(error) => {
+                let message = error.render();
+                trials.push(Trial::test(format!("load/{shown}"), move || Err(message.into())));
+            }
+        }
+    }
+    let context = Context {
+        run_id: "snapshot".to_owned(),
+        ..Context::default()
+    };
+    for planned in plan::plan(&loaded, Lane::ALL, &context) {
+        let name = planned.case.name();
+        let lane = planned.case.lane;
+        let trial = match planned.skip {
+            Some(reason) => Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason))),
+            None => {
+                let case = planned.case;
+                let context = context.clone();
+                Trial::test(name, move || run(&case, &context))
+            }
+        };
+        trials.push(trial.with_kind(lane.as_str()));
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// Runs one case and holds its outcomes against the scenario's expectations and the accepted snapshots.
+fn run(case: &Case, context: &Context) -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let outcomes = runtime.block_on(lanes::run(case, context));
+    let snapshot_name = case.name().replace(['/', '='], "_");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(repository().join("harness/tests/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_input_file(&case.loaded.path);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        if case.lane == Lane::Offline {
+            let manifests = render::render(case, &context.run_id, &context.overrides);
+            insta::assert_snapshot!(format!("render__{snapshot_name}"), manifests.to_yaml());
+        }
+        insta::assert_yaml_snapshot!(
+            format!("outcomes__{}__{snapshot_name}", case.lane),
+            normalised(&outcomes)
+        );
+    });
+    let unexpected: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.verdict.as_expected() || o.verdict == harness::outcome::Verdict::InfraError)
+        .map(|o| {
+            format!(
+                "{} {}: {} (expected {})",
+                o.step,
+                o.verdict.as_str(),
+                serde_json::to_string(&o.result).unwrap_or_default(),
+                o.expected.as_deref().unwrap_or("nothing")
+            )
+        })
+        .collect();
+    if unexpected.is_empty() {
+        Ok(())
+    } else {
+        Err(unexpected.join("\n").into())
+    }
+}
+
+/// Outcomes with what varies per run replaced: durations.
+fn normalised(outcomes: &[Outcome]) -> Vec<Outcome> {
+    outcomes
+        .iter()
+        .cloned()
+        .map(|mut o| {
+            o.duration_ms = o.duration_ms.map(|_| 0);
+            o
+        })
+        .collect()
+}

@@ -113,13 +113,14 @@ pub type SharedSource = Arc<Source>;
 /// A diagnostic as the user reads it: with colour on a terminal, plain (but still with the snippet) otherwise.
 pub fn render(diagnostic: &dyn Diagnostic) -> String {
     use std::io::IsTerminal;
-    let theme = if std::io::stderr().is_terminal() {
-        miette::GraphicalTheme::unicode()
+    // Off a terminal (CI logs, pipes) nothing is wrapped, so `file:line:column: message` stays on one line for grep.
+    let (theme, width) = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        (miette::GraphicalTheme::unicode(), 100)
     } else {
-        miette::GraphicalTheme::unicode_nocolor()
+        (miette::GraphicalTheme::unicode_nocolor(), 400)
     };
     let mut out = String::new();
-    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(width);
     if handler.render_report(&mut out, diagnostic).is_err() {
         out = diagnostic.to_string();
     }

@@ -16,7 +16,7 @@ pub type Expectations = IndexMap<Lane, IndexMap<String, IndexMap<String, Expecta
 pub const LAYER_STAGES: &[&str] = &["activate", "prepare", "get-mount-path", "bind"];
 
 /// What one step is expected to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Expectation {
     /// One result for the whole step.
@@ -53,6 +53,35 @@ impl Expected {
     }
 }
 
+impl<'de> Deserialize<'de> for Expectation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Expectation, D::Error> {
+        struct ExpectationVisitor;
+        impl<'de> serde::de::Visitor<'de> for ExpectationVisitor {
+            type Value = Expectation;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`ok`, `observe`, an outcome class, or a mapping of layer stages to those")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Expectation, E> {
+                Expected::parse(text)
+                    .map(Expectation::Whole)
+                    .ok_or_else(|| E::custom(not_an_expectation(text)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Expectation, A::Error> {
+                let mut stages = IndexMap::new();
+                while let Some((stage, expected)) = map.next_entry::<String, Expected>()? {
+                    stages.insert(stage, expected);
+                }
+                Ok(Expectation::Stages(stages))
+            }
+        }
+        deserializer.deserialize_any(ExpectationVisitor)
+    }
+}
+
+fn not_an_expectation(text: &str) -> String {
+    format!("`{text}` is not an expectation: write `ok`, `observe` or an outcome class such as `bindflt-access-denied`")
+}
+
 impl Serialize for Expected {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -62,11 +91,7 @@ impl Serialize for Expected {
 impl<'de> Deserialize<'de> for Expected {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Expected, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Expected::parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "`{text}` is not an expectation: write `ok`, `observe` or an outcome class such as `bindflt-access-denied`"
-            ))
-        })
+        Expected::parse(&text).ok_or_else(|| serde::de::Error::custom(not_an_expectation(&text)))
     }
 }
 

@@ -153,6 +153,8 @@ fn yaml_problem(source: &Source, error: &serde_saphyr::Error) -> Problem {
         "YAML indents with spaces only; replace the tab with spaces"
     } else if message.contains("budget") || message.contains("limit") || message.contains("alias") {
         "the file exceeds the harness's input limits (nesting, aliases, size); write it out plainly"
+    } else if message.starts_with("expected mapping") || message.starts_with("invalid type") {
+        "this key takes a different kind of value; see docs/scenario.md for what it expects"
     } else if message.starts_with("missing field") {
         "add the missing key; see docs/scenario.md"
     } else {

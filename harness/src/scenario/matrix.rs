@@ -97,6 +97,6 @@ mod tests {
         assert_eq!(cells.len(), 4);
         assert_eq!(cells[1].values().collect::<Vec<_>>(), ["v0.28.0", "2.3.4"]);
         assert_eq!(cells[2].keys().collect::<Vec<_>>(), ["buildkit", "containerd"]);
-        assert_eq!(super::cells(&IndexMap::new()), vec![IndexMap::new()]);
+        assert_eq!(super::cells(&IndexMap::new()), vec![IndexMap::<String, String>::new()]);
     }
 }

@@ -48,9 +48,14 @@ pub fn repository_root(path: &Path) -> PathBuf {
 
 /// Reads, parses and validates the scenario at `path`; every problem found is returned at once.
 pub fn load(path: &Path) -> Result<Arc<Loaded>, Error> {
-    let name = path.display().to_string();
-    let source = load::read(path, &name)?;
-    let (doc, scenario) = load::parse::<Scenario>(&source)?;
+    let source = load::read(path, &path.display().to_string())?;
+    from_source(&source, path)
+}
+
+/// Parses and validates scenario text that was read from `path` (which locates the repository for fixture paths).
+pub fn from_source(source: &std::sync::Arc<error::Source>, path: &Path) -> Result<Arc<Loaded>, Error> {
+    let name = source.name.clone();
+    let (doc, scenario) = load::parse::<Scenario>(source)?;
     let root = repository_root(path);
     let mut problems = validate::scenario(&doc, &scenario, &root);
     let daemonset = match daemonset(&doc, &scenario, &root) {
@@ -120,4 +125,84 @@ fn daemonset(doc: &Doc, scenario: &Scenario, root: &Path) -> Result<DaemonSet, V
 fn read_problem(doc: &Doc, at: &[&str], error: Error) -> Problem {
     doc.problem(at, error.to_string())
         .help("give a readable YAML file under fixtures/")
+}
+
+/// The JSON Schema of the scenario format, generated from the model (checked in as `docs/scenario.schema.json`).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seed() -> (PathBuf, String) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/buildkit-6590.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        (path, text)
+    }
+
+    fn check(path: &Path, text: String) -> Result<Arc<Loaded>, Error> {
+        let source = Arc::new(error::Source {
+            name: "fuzz.yaml".to_owned(),
+            text,
+        });
+        from_source(&source, path)
+    }
+
+    #[test]
+    fn the_checked_in_schema_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario.schema.json");
+        let current = json_schema();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &current).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == current,
+            "docs/scenario.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test -p harness --lib schema` and commit it"
+        );
+    }
+
+    #[test]
+    fn the_seed_scenario_loads() {
+        let (path, text) = seed();
+        let loaded = check(&path, text).unwrap();
+        assert_eq!(loaded.scenario.metadata.name, "buildkit-6590");
+        assert_eq!(loaded.daemonset.metadata.name.as_deref(), Some("buildkitd-windows"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, max_shrink_iters: 64, ..ProptestConfig::default() })]
+
+        /// Arbitrary text never panics the loader; whatever it rejects, it rejects with located problems.
+        #[test]
+        fn arbitrary_text_is_rejected_with_a_place(text in "\\PC{0,400}") {
+            let (path, _) = seed();
+            if let Err(Error::Invalid { problems, .. }) = check(&path, text) {
+                prop_assert!(!problems.is_empty());
+                prop_assert!(problems.iter().all(|p| p.line >= 1 && p.column >= 1));
+            }
+        }
+
+        /// The seed with one line cut, duplicated or altered never panics, and every problem names a line of the file.
+        #[test]
+        fn a_mutated_seed_never_panics(line in 0usize..90, op in 0u8..4, junk in "[a-z:{}\\[\\]&*!|>\t -]{0,12}") {
+            let (path, text) = seed();
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            let at = line % lines.len();
+            match op {
+                0 => { lines.remove(at); }
+                1 => { let copy = lines[at].clone(); lines.insert(at, copy); }
+                2 => lines[at].push_str(&junk),
+                _ => lines[at] = junk.clone(),
+            }
+            let count = lines.len() as u64 + 1;
+            if let Err(Error::Invalid { problems, .. }) = check(&path, lines.join("\n")) {
+                prop_assert!(problems.iter().all(|p| p.line >= 1 && p.line <= count.max(40)));
+            }
+        }
+    }
 }
