@@ -622,7 +622,8 @@ mod tests {
     /// serialise back to the same JSON (no unknown, missing or misspelt fields).
     #[test]
     fn readme_examples_match_the_contract() {
-        let readme = include_str!("../README.md");
+        // A Windows checkout may have turned the README's line endings into CRLF.
+        let readme = include_str!("../README.md").replace("\r\n", "\n");
         let mut examples = 0;
         for block in readme.split("```json\n").skip(1) {
             let json = block.split("\n```").next().unwrap();
