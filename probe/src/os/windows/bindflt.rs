@@ -35,8 +35,10 @@ pub(crate) struct BindFilter {
 }
 
 impl BindFilter {
-    /// Loads bindfltapi.dll from System32 and resolves the exports; records `load_bindfltapi`.
-    pub(crate) fn load(rec: &mut Recorder) -> Option<Self> {
+    /// Loads bindfltapi.dll from System32 and resolves the exports; records `load_bindfltapi`. A
+    /// failure's text is Go's `LazyDLL` wording passed through `wrap` (go-winio returns it from the
+    /// first `bfSetupFilter` call, so `ApplyFileBinding` wraps it in its own message).
+    pub(crate) fn load(rec: &mut Recorder, wrap: &dyn Fn(String) -> String) -> Option<Self> {
         const STEP: &str = "load_bindfltapi";
         let resolved = SystemDll::load("bindfltapi.dll").and_then(|dll| {
             let setup = dll.proc(c"BfSetupFilter")?;
@@ -59,13 +61,13 @@ impl BindFilter {
             Ok(_) => {
                 rec.fail(
                     Step::failed(STEP, "GetProcAddress returned NULL", None),
-                    "bindfltapi.dll exports are missing",
+                    wrap("bindfltapi.dll exports are missing".to_owned()),
                     Failure::Setup,
                 );
                 None
             }
             Err((err, text)) => {
-                rec.fail(win_step(STEP, err, None), text, Failure::Setup);
+                rec.fail(win_step(STEP, err, None), wrap(text), Failure::Setup);
                 None
             }
         }
@@ -200,7 +202,9 @@ pub fn bind(a: &BindArgs) -> Report {
     if !mkdir_all(&mut rec, "mkdir_source", &a.source) || !mkdir_all(&mut rec, "mkdir_root", &a.root) {
         return done(rec, info);
     }
-    let Some(bf) = BindFilter::load(&mut rec) else {
+    let bind_source = gopath::bind_source(&a.source);
+    let go_winio_wrap = |e: String| gopath::bind_error_text(&bind_source, &a.root, &e);
+    let Some(bf) = BindFilter::load(&mut rec, &go_winio_wrap) else {
         return done(rec, info);
     };
     if !apply_file_binding(&mut rec, &bf, &a.root, &a.source, a.read_only, &|e| e) {

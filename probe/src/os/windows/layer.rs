@@ -52,7 +52,9 @@ struct Vmcompute {
 }
 
 impl Vmcompute {
-    fn load(rec: &mut Recorder) -> Option<Self> {
+    /// Loads vmcompute.dll; a failure's text is Go's `LazyDLL` wording passed through `wrap` (hcsshim's
+    /// `hcserror.New` returns a DLL error unchanged, so containerd wraps it directly).
+    fn load(rec: &mut Recorder, wrap: &dyn Fn(String) -> String) -> Option<Self> {
         const STEP: &str = "load_vmcompute";
         let resolved = SystemDll::load("vmcompute.dll").and_then(|dll| {
             Ok([
@@ -84,13 +86,13 @@ impl Vmcompute {
             Ok(_) => {
                 rec.fail(
                     Step::failed(STEP, "GetProcAddress returned NULL", None),
-                    "vmcompute.dll exports are missing",
+                    wrap("vmcompute.dll exports are missing".to_owned()),
                     Failure::Setup,
                 );
                 None
             }
             Err((err, text)) => {
-                rec.fail(win_step(STEP, err, None), text, Failure::Setup);
+                rec.fail(win_step(STEP, err, None), wrap(text), Failure::Setup);
                 None
             }
         }
@@ -155,7 +157,9 @@ pub fn layer(a: &LayerArgs) -> Report {
         r
     };
 
-    let Some(vm) = Vmcompute::load(&mut rec) else {
+    let source = a.layer.clone();
+    let activate_wrap = |e: String| format!("failed to activate layer {source}: {e}");
+    let Some(vm) = Vmcompute::load(&mut rec, &activate_wrap) else {
         return done(rec, info);
     };
     let empty = [0u16];
@@ -164,12 +168,10 @@ pub fn layer(a: &LayerArgs) -> Report {
         home_dir: empty.as_ptr(),
     };
     let wid = wide(&path);
-    let source = a.layer.clone();
 
     // ActivateLayer ("failed to activate layer %s: %w").
     // SAFETY: `di` and `wid` are valid and NUL-terminated for the call.
     let r = check(unsafe { (vm.activate)(&di, wid.as_ptr()) });
-    let activate_wrap = |e: String| format!("failed to activate layer {source}: {e}");
     if !record(
         &mut rec,
         "ActivateLayer",
@@ -327,10 +329,12 @@ fn mount_and_bind(
     if !mkdir_all(rec, "mkdir_root", &a.root) {
         return;
     }
-    let Some(bf) = BindFilter::load(rec) else {
+    let wrap = |e: String| format!("failed to set volume mount path for layer {source}: {e}");
+    let bind_source = gopath::bind_source(&volume);
+    let load_wrap = |e: String| wrap(gopath::bind_error_text(&bind_source, &a.root, &e));
+    let Some(bf) = BindFilter::load(rec, &load_wrap) else {
         return;
     };
-    let wrap = |e: String| format!("failed to set volume mount path for layer {source}: {e}");
     if !apply_file_binding(rec, &bf, &a.root, &volume, a.read_only, &wrap) {
         return;
     }
