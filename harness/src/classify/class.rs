@@ -3,9 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One stable outcome class. The kebab-case name is the identifier in scenario files, snapshots and reports.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Class {
     // Windows build and mount failures.

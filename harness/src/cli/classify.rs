@@ -1,7 +1,9 @@
 //! `harness classify [FILE|-]`: prints the class and facts of raw failure text.
 
+use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
+use crate::classify::{Classification, classify_reader};
 use crate::exit::Exit;
 
 /// Arguments of `harness classify`.
@@ -14,7 +16,48 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(_args: Args) -> Exit {
-    eprintln!("harness classify: the classifier is not built yet");
-    Exit::Infrastructure
+/// Classifies the file or standard input and prints the result: text by default, one JSON object with `--json`.
+/// Exits 0 whatever the class (the class is the output), 2 when the input cannot be read.
+pub fn run(args: Args) -> Exit {
+    let result = match args.file.as_deref() {
+        None => classify_reader(std::io::stdin().lock()),
+        Some(path) if path.as_os_str() == "-" => classify_reader(std::io::stdin().lock()),
+        Some(path) => match std::fs::File::open(path) {
+            Ok(file) => classify_reader(BufReader::new(file)),
+            Err(e) => {
+                eprintln!("harness classify: cannot read {}: {e}", path.display());
+                return Exit::InvalidInput;
+            }
+        },
+    };
+    let classification = match result {
+        Ok(c) => c,
+        Err(e) => {
+            let what = args
+                .file
+                .as_deref()
+                .map_or("standard input".into(), |p| p.display().to_string());
+            eprintln!("harness classify: cannot read {what}: {e}");
+            return Exit::InvalidInput;
+        }
+    };
+    match print(&classification, args.json) {
+        Ok(()) => Exit::Ok,
+        // A closed pipe (`| head`) is not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
+        Err(e) => {
+            eprintln!("harness classify: cannot write the result: {e}");
+            Exit::Infrastructure
+        }
+    }
+}
+
+fn print(classification: &Classification, json: bool) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, classification).map_err(std::io::Error::other)?;
+        writeln!(out)
+    } else {
+        write!(out, "{classification}")
+    }
 }

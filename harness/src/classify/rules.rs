@@ -1,0 +1,539 @@
+//! The classification rules: wrapper chain + error code -> outcome class, most specific cause first.
+//!
+//! Rules look at the facts of one logical record (its matching key, its wrapper chain of [`Stage`]s and its codes,
+//! printed or inferred from the message in any supported language), never at a sample's exact wording. Each rule
+//! has a priority; the highest priority over the whole input wins, ties go to the earliest record. Generic wrappers
+//! (`failed to create shim task: ...: unknown`, `failed to mount`, `failed to solve`) have no rule of their own: they
+//! only contribute stages, so the inner cause decides.
+//!
+//! | rule | class | when |
+//! |---|---|---|
+//! | `bind-access-denied` | bindflt-access-denied | bind stage (go-winio `failed to bind target`, containerd `failed to set volume mount path`) + Win32 5 |
+//! | `bind-attach-refused` | bindflt-attach-refused | ERROR_FLT_DO_NOT_ATTACH 0x801F000F (message "Do not attach the filter ...") |
+//! | `layer-in-use` | layer-in-use | Win32 32 (sharing violation) in a layer step |
+//! | `no-parent-layers` | nested-layers-unsupported | `no parent layers present` (scratch layer inside a container) |
+//! | `os-mismatch` | os-version-mismatch | HCS_E_IMAGE_MISMATCH 0xC0370101 |
+//! | `hyperv-unavailable` | hyperv-unavailable | 0xC0351000 / HCS_E_HYPERV_NOT_INSTALLED, `hypervisor is not running` |
+//! | `logon-token` | logon-token-denied | `failed to logon user` / `failed to create user process token` |
+//! | `service-exists` | service-exists | ERROR_SERVICE_EXISTS 1073, `service <name> already exists` |
+//! | `bad-path` | bad-path | ERROR_INVALID_NAME 123 / ERROR_BAD_PATHNAME 161 |
+//! | `platform-mismatch` | platform-unsupported | `no match for platform`, `no matching manifest for` |
+//! | `compute-system-exited` | compute-system-exited | HCS unexpected exit / terminated / connection closed |
+//! | `compute-system-gone` | compute-system-gone | HCS system not found / already stopped |
+//! | `activate-failed` | layer-activate-failed | activate stage, any other cause |
+//! | `prepare-failed` | layer-prepare-failed | prepare or get-mount-path stage, any other cause |
+//! | `run-step-failed` | run-step-failed | `did not complete successfully: exit code` and older wordings |
+//! | `image-pull` | image-pull-failed | ErrImagePull, ImagePullBackOff, `failed to pull image` |
+//! | `crash-loop` | crash-loop | CrashLoopBackOff, `Back-off restarting failed container` |
+//! | `buildkitd-unreachable` | buildkitd-unreachable | a buildkit client cannot dial or lost buildkitd |
+//! | `exec-failed` | exec-failed | `kubectl exec` transport or runtime exec failures |
+//! | `rollout-timeout` | rollout-timeout | progress deadline exceeded, rollout wait timed out |
+//! | `step-timeout` | step-timeout | `context deadline exceeded`, `timed out waiting for the condition` |
+//! | `cancelled` | cancelled | `context canceled`, gRPC `Canceled` |
+//!
+//! Step output (buildctl `#5 1.388 Access is denied.`) is the program's own output and never matched: a RUN step's
+//! failure is the `#5 ERROR: process ... did not complete successfully` record. Records with an error look that no
+//! rule claims become `unknown`, keeping their first line.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::Class;
+use super::code::Code;
+use super::stage::Stage;
+
+/// The facts of one logical record that rules look at.
+pub struct Facts<'a> {
+    /// The matching key (see [`super::unescape::fold_key`]).
+    pub key: &'a str,
+    /// The collapsed readable text, for the few rules that need word boundaries.
+    pub text: &'a str,
+    /// Stage markers by position, outermost first.
+    pub chain: &'a [(usize, Stage)],
+    /// Codes by position, printed and inferred.
+    pub codes: &'a [(usize, Code)],
+}
+
+impl Facts<'_> {
+    fn has(&self, stage: Stage) -> bool {
+        self.chain.iter().any(|(_, s)| *s == stage)
+    }
+
+    fn any_stage(&self, stages: &[Stage]) -> bool {
+        self.chain.iter().any(|(_, s)| stages.contains(s))
+    }
+
+    fn code(&self, pred: impl Fn(&Code) -> bool) -> bool {
+        self.codes.iter().any(|(_, c)| pred(c))
+    }
+
+    fn value_in(&self, values: &[u32]) -> bool {
+        self.code(|c| values.contains(&c.value))
+    }
+
+    fn win32_in(&self, values: &[u32]) -> bool {
+        self.code(|c| c.win32().is_some_and(|w| values.contains(&w)))
+    }
+
+    fn key_any(&self, needles: &[&str]) -> bool {
+        needles.iter().any(|n| self.key.contains(n))
+    }
+
+    /// The innermost stage of the chain.
+    pub fn innermost(&self) -> Option<Stage> {
+        self.chain.last().map(|(_, s)| *s)
+    }
+}
+
+/// One rule.
+pub struct Rule {
+    /// Its stable name, reported as `rule`.
+    pub name: &'static str,
+    /// The class it assigns.
+    pub class: Class,
+    /// Higher wins.
+    pub priority: u8,
+    /// The stage it reports when its mechanism fixes one (else the chain's innermost stage).
+    pub stage: Option<Stage>,
+    /// Whether it applies.
+    pub test: fn(&Facts) -> bool,
+}
+
+const LAYER_STAGES: &[Stage] = &[
+    Stage::Mount,
+    Stage::Activate,
+    Stage::Prepare,
+    Stage::GetMountPath,
+    Stage::Bind,
+    Stage::Extract,
+];
+
+static SERVICE_EXISTS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bservice\s+\S+\s+already\s+exists").expect("service regex"));
+
+/// Every failure rule, in tie-breaking order.
+pub const RULES: &[Rule] = &[
+    Rule {
+        name: "bind-access-denied",
+        class: Class::BindfltAccessDenied,
+        priority: 100,
+        stage: Some(Stage::Bind),
+        test: |f| f.has(Stage::Bind) && f.code(Code::is_access_denied),
+    },
+    Rule {
+        name: "bind-attach-refused",
+        class: Class::BindfltAttachRefused,
+        priority: 100,
+        stage: Some(Stage::Bind),
+        test: |f| f.value_in(&[0x801f_000f, 0xc01c_000f]),
+    },
+    Rule {
+        name: "layer-in-use",
+        class: Class::LayerInUse,
+        priority: 100,
+        stage: None,
+        test: |f| f.win32_in(&[0x20]) && (f.any_stage(LAYER_STAGES) || f.key.contains("layer")),
+    },
+    Rule {
+        name: "no-parent-layers",
+        class: Class::NestedLayersUnsupported,
+        priority: 100,
+        stage: Some(Stage::Scratch),
+        test: |f| f.key.contains("noparentlayerspresent"),
+    },
+    Rule {
+        name: "os-mismatch",
+        class: Class::OsVersionMismatch,
+        priority: 100,
+        stage: None,
+        test: |f| f.value_in(&[0xc037_0101]),
+    },
+    Rule {
+        name: "hyperv-unavailable",
+        class: Class::HypervUnavailable,
+        priority: 100,
+        stage: None,
+        test: |f| {
+            f.value_in(&[0xc035_1000, 0xc037_0102])
+                || f.key_any(&["hypervisorisnotrunning", "hcs_e_hyperv_not_installed"])
+        },
+    },
+    Rule {
+        name: "logon-token",
+        class: Class::LogonTokenDenied,
+        priority: 100,
+        stage: Some(Stage::Logon),
+        test: |f| f.has(Stage::Logon),
+    },
+    Rule {
+        name: "service-exists",
+        class: Class::ServiceExists,
+        priority: 100,
+        stage: Some(Stage::Service),
+        test: |f| f.win32_in(&[1073]) || SERVICE_EXISTS.is_match(f.text),
+    },
+    Rule {
+        name: "bad-path",
+        class: Class::BadPath,
+        priority: 95,
+        stage: None,
+        test: |f| f.win32_in(&[123, 161]),
+    },
+    Rule {
+        name: "platform-mismatch",
+        class: Class::PlatformUnsupported,
+        priority: 95,
+        stage: Some(Stage::Resolve),
+        test: |f| {
+            f.key_any(&[
+                "nomatchforplatform",
+                "nomatchingmanifestfor",
+                "cannotbeusedonthisplatform",
+                "operatingsystemisnotsupported",
+            ])
+        },
+    },
+    Rule {
+        name: "compute-system-exited",
+        class: Class::ComputeSystemExited,
+        priority: 90,
+        stage: None,
+        test: |f| f.value_in(&[0xc037_0106, 0xc037_0107, 0xc037_0100, 0xc037_010a]),
+    },
+    Rule {
+        name: "compute-system-gone",
+        class: Class::ComputeSystemGone,
+        priority: 90,
+        stage: None,
+        test: |f| f.value_in(&[0xc037_010e, 0xc037_0110]),
+    },
+    Rule {
+        name: "activate-failed",
+        class: Class::LayerActivateFailed,
+        priority: 80,
+        stage: Some(Stage::Activate),
+        test: |f| f.has(Stage::Activate),
+    },
+    Rule {
+        name: "prepare-failed",
+        class: Class::LayerPrepareFailed,
+        priority: 80,
+        stage: None,
+        test: |f| f.any_stage(&[Stage::Prepare, Stage::GetMountPath]),
+    },
+    Rule {
+        name: "run-step-failed",
+        class: Class::RunStepFailed,
+        priority: 70,
+        stage: Some(Stage::RunStep),
+        test: |f| f.has(Stage::RunStep),
+    },
+    Rule {
+        name: "image-pull",
+        class: Class::ImagePullFailed,
+        priority: 60,
+        stage: Some(Stage::Pull),
+        test: |f| {
+            f.key_any(&[
+                "errimagepull",
+                "imagepullbackoff",
+                "back-offpullingimage",
+                "failedtopullimage",
+                "failedtopullandunpackimage",
+            ])
+        },
+    },
+    Rule {
+        name: "crash-loop",
+        class: Class::CrashLoop,
+        priority: 60,
+        stage: None,
+        test: |f| f.key_any(&["crashloopbackoff", "back-offrestartingfailedcontainer"]),
+    },
+    Rule {
+        name: "buildkitd-unreachable",
+        class: Class::BuildkitdUnreachable,
+        priority: 60,
+        stage: Some(Stage::Connect),
+        test: |f| {
+            let cannot_reach = f.key_any(&[
+                "connectionrefused",
+                "activelyrefused",
+                "code=unavailable",
+                "errorwhiledialing",
+                "failedtodial",
+                "couldnotconnectto",
+                "connectionclosed",
+            ]);
+            let buildkit_client = f.key_any(&[
+                "buildkitd.sock",
+                "pipe/buildkitd",
+                "buildctl",
+                "failedtogetstatus",
+                "failedtoreceivestatus",
+                "failedtocalldiskusage",
+                "failedtolistworkers",
+            ]);
+            let daemon_to_containerd = f.key_any(&[
+                "containerd-containerd",
+                "containerd.sock",
+                "makesurecontainerdisrunning",
+            ]);
+            cannot_reach && buildkit_client && !daemon_to_containerd
+        },
+    },
+    Rule {
+        name: "exec-failed",
+        class: Class::ExecFailed,
+        priority: 60,
+        stage: Some(Stage::Exec),
+        test: |f| f.has(Stage::Exec),
+    },
+    Rule {
+        name: "rollout-timeout",
+        class: Class::RolloutTimeout,
+        priority: 50,
+        stage: Some(Stage::Rollout),
+        test: |f| {
+            f.key_any(&["exceededitsprogressdeadline", "progressdeadlineexceeded"])
+                || (f.has(Stage::Rollout) && f.key_any(&["timedout", "deadlineexceeded"]))
+        },
+    },
+    Rule {
+        name: "step-timeout",
+        class: Class::StepTimeout,
+        priority: 45,
+        stage: None,
+        test: |f| f.key_any(&["deadlineexceeded", "timedoutwaitingforthecondition"]),
+    },
+    Rule {
+        name: "cancelled",
+        class: Class::Cancelled,
+        priority: 40,
+        stage: None,
+        test: |f| f.key_any(&["contextcanceled", "code=canceled", "operationwascanceled"]),
+    },
+];
+
+/// What a record's best rule says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The class.
+    pub class: Class,
+    /// The rule's name.
+    pub rule: &'static str,
+    /// Its priority (0 for `unknown`).
+    pub priority: u8,
+    /// The stage to report.
+    pub stage: Option<Stage>,
+}
+
+/// The best failure rule for a record, if any.
+pub fn evaluate(facts: &Facts) -> Option<Verdict> {
+    let mut best: Option<&Rule> = None;
+    for rule in RULES {
+        if best.is_some_and(|b| b.priority >= rule.priority) {
+            continue;
+        }
+        if (rule.test)(facts) {
+            best = Some(rule);
+        }
+    }
+    best.map(|rule| Verdict {
+        class: rule.class,
+        rule: rule.name,
+        priority: rule.priority,
+        stage: rule
+            .stage
+            .filter(|s| facts.has(*s) || facts.chain.is_empty())
+            .or(facts.innermost())
+            .or(rule.stage),
+    })
+}
+
+/// The verdict for an error-looking record no rule claims: `unknown`, ranked above earlier bare unknowns when its
+/// chain says where it failed.
+pub fn unknown(facts: &Facts) -> Verdict {
+    Verdict {
+        class: Class::Unknown,
+        rule: "unrecognised",
+        priority: if facts.chain.is_empty() { 0 } else { 1 },
+        stage: facts.innermost(),
+    }
+}
+
+/// A benign start-up warning in a record (key form), if any.
+pub fn benign(key: &str) -> Option<(Class, &'static str)> {
+    if key.contains("cdisetuperror")
+        || key.contains("cdiregistry")
+        || key.contains("failedtoinitializecdi")
+        || (key.contains("cdi") && key.contains("failedtomonitorforchanges"))
+    {
+        return Some((Class::CdiUnavailable, "cdi-unavailable"));
+    }
+    if key.contains("usingnullnetwork") || key.contains("nullnetworkasthedefault") {
+        return Some((Class::NullNetwork, "null-network"));
+    }
+    None
+}
+
+/// Words that make an unlevelled record look like an error.
+const ERROR_WORDS: &[&str] = &[
+    "error",
+    "failed",
+    "failure",
+    "fatal",
+    "panic",
+    "denied",
+    "cannot",
+    "unable",
+    "refused",
+    "exception",
+    "verweigert",
+    "backoff",
+    "back-off",
+];
+
+/// Whether an unlevelled record (key form) reads like an error.
+pub fn looks_like_error(key: &str) -> bool {
+    ERROR_WORDS.iter().any(|w| key.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::code::codes_in;
+    use crate::classify::stage::chain_in;
+    use crate::classify::unescape::{collapse, key_of};
+
+    fn verdict(text: &str) -> Option<(Class, &'static str, Option<Stage>)> {
+        let key = key_of(text);
+        let chain = chain_in(&key);
+        let codes = codes_in(&key);
+        let text = collapse(text);
+        let facts = Facts {
+            key: &key,
+            text: &text,
+            chain: &chain,
+            codes: &codes,
+        };
+        evaluate(&facts).map(|v| (v.class, v.rule, v.stage))
+    }
+
+    #[test]
+    fn bind_denial_by_chain_and_code_in_any_language() {
+        for tail in [
+            "Access is denied.",
+            "Zugriff verweigert",
+            "Accès refusé.",
+            "(0x80070005)",
+            "Win32 (0x5)",
+        ] {
+            let text = format!(r#"failed to bind target "C:\a" to root "C:\b": {tail}"#);
+            assert_eq!(
+                verdict(&text),
+                Some((Class::BindfltAccessDenied, "bind-access-denied", Some(Stage::Bind))),
+                "{tail}"
+            );
+        }
+        let containerd_only = "failed to set volume mount path for layer C:\\x: Zugriff verweigert";
+        assert_eq!(verdict(containerd_only).map(|v| v.0), Some(Class::BindfltAccessDenied));
+    }
+
+    #[test]
+    fn bind_with_unknown_tail_is_not_claimed() {
+        assert_eq!(
+            verdict(r#"failed to bind target "a" to root "b": something else"#),
+            None
+        );
+    }
+
+    #[test]
+    fn access_denied_outside_the_bind_filter_is_not_a_bind_failure() {
+        assert_eq!(
+            verdict("#5 ERROR: process \"cmd /S /C x\" did not complete successfully: exit code: 1").map(|v| v.0),
+            Some(Class::RunStepFailed)
+        );
+        assert_eq!(verdict("hcsshim::CreateComputeSystem 6146: Access is denied."), None);
+        assert_eq!(
+            verdict(r"failed to extract layer sha256:x: hcsshim::ProcessBaseLayer \\?\C:\x: Access is denied."),
+            None
+        );
+    }
+
+    #[test]
+    fn layer_rules_follow_the_chain() {
+        assert_eq!(
+            verdict(
+                "failed to activate layer C:\\s\\4: hcsshim::ActivateLayer failed in Win32: Incorrect function. (0x1)"
+            )
+            .map(|v| (v.0, v.2)),
+            Some((Class::LayerActivateFailed, Some(Stage::Activate)))
+        );
+        assert_eq!(
+            verdict(
+                "failed to get volume path for layer C:\\s\\4: hcsshim::GetLayerMountPath failed in Win32: x (0x3)"
+            )
+            .map(|v| (v.0, v.2)),
+            Some((Class::LayerPrepareFailed, Some(Stage::GetMountPath)))
+        );
+        assert_eq!(
+            verdict("hcsshim::ActivateLayer failed in Win32: The process cannot access the file because it is being used by another process. (0x20)").map(|v| (v.0, v.2)),
+            Some((Class::LayerInUse, Some(Stage::Activate)))
+        );
+    }
+
+    #[test]
+    fn inner_cause_wins_over_kubelet_wrapper() {
+        let text = "failed to create containerd task: failed to create shim task: hcs::CreateComputeSystem x: The container operating system does not match the host operating system.: unknown";
+        assert_eq!(
+            verdict(text).map(|v| (v.0, v.2)),
+            Some((Class::OsVersionMismatch, Some(Stage::CreateContainer)))
+        );
+    }
+
+    #[test]
+    fn service_exists_by_code_or_go_wording_only() {
+        assert_eq!(
+            verdict("[SC] CreateService FAILED 1073:\n\nThe specified service already exists.").map(|v| v.0),
+            Some(Class::ServiceExists)
+        );
+        assert_eq!(
+            verdict("buildkitd: service buildkitd already exists").map(|v| v.0),
+            Some(Class::ServiceExists)
+        );
+        assert_eq!(
+            verdict("Error response from daemon: service endpoint with name es already exists"),
+            None
+        );
+    }
+
+    #[test]
+    fn buildkitd_unreachable_but_not_buildkitd_to_containerd() {
+        let client = "error: failed to get status: rpc error: code = Unavailable desc = connection error: desc = \"transport: error while dialing: dial tcp 10.0.0.5:1234: connect: connection refused\"";
+        assert_eq!(verdict(client).map(|v| v.0), Some(Class::BuildkitdUnreachable));
+        let daemon = "buildkitd: connection error: desc = \"transport: Error while dialing: dial npipe:///./pipe/containerd-containerd: timeout\"";
+        assert_eq!(verdict(daemon), None);
+    }
+
+    #[test]
+    fn benign_warnings() {
+        assert_eq!(
+            benign(&key_of("CDI setup error C:\\x: failed to monitor for changes")).map(|b| b.0),
+            Some(Class::CdiUnavailable)
+        );
+        assert_eq!(
+            benign(&key_of("using null network as the default")).map(|b| b.0),
+            Some(Class::NullNetwork)
+        );
+        assert_eq!(benign(&key_of("failed to mount")), None);
+    }
+
+    #[test]
+    fn every_rule_class_is_a_failure_class() {
+        for rule in RULES {
+            assert!(!rule.class.is_benign() && rule.class != Class::Unknown, "{}", rule.name);
+        }
+    }
+}
