@@ -145,12 +145,16 @@ impl Bed {
     }
 
     fn windows_node(&self) -> Result<Value, Failed> {
-        let text = std::fs::read_to_string(&self.nodes_file)
-            .map_err(|e| format!("{}: {e}", self.nodes_file.display()))?;
+        let text =
+            std::fs::read_to_string(&self.nodes_file).map_err(|e| format!("{}: {e}", self.nodes_file.display()))?;
         let nodes: Value = serde_json::from_str(&text).map_err(|e| format!("nodes.json: {e}"))?;
         nodes["items"]
             .as_array()
-            .and_then(|items| items.iter().find(|n| n["metadata"]["labels"]["kubernetes.io/os"] == "windows"))
+            .and_then(|items| {
+                items
+                    .iter()
+                    .find(|n| n["metadata"]["labels"]["kubernetes.io/os"] == "windows")
+            })
             .cloned()
             .ok_or_else(|| "nodes.json has no Windows node".into())
     }
@@ -169,7 +173,11 @@ impl<'a> Namespace<'a> {
         bed.kubectl_ok(&["label", "namespace", &name, "harness.testbed/test=true"])?;
         // The service account controller creates `default` shortly after the namespace.
         wait_for(Duration::from_secs(30), "the default service account", || {
-            Ok(bed.kubectl(&["-n", &name, "get", "serviceaccount", "default"]).status.success().then_some(()))
+            Ok(bed
+                .kubectl(&["-n", &name, "get", "serviceaccount", "default"])
+                .status
+                .success()
+                .then_some(()))
         })?;
         Ok(Self { bed, name })
     }
@@ -256,7 +264,9 @@ fn nodes_report_declared_environment(bed: &Bed) -> TestResult {
         .ok_or_else(|| format!("`kubectl get nodes -o wide` has no row for {name}:\n{wide}"))?;
     for field in ["osImage", "kernelVersion", "containerRuntimeVersion", "kubeletVersion"] {
         let want = expected["status"]["nodeInfo"][field].as_str().unwrap_or_default();
-        check(row.contains(want), || format!("`get nodes -o wide` row lacks {field} {want:?}: {row}"))?;
+        check(row.contains(want), || {
+            format!("`get nodes -o wide` row lacks {field} {want:?}: {row}")
+        })?;
     }
     Ok(Completion::Completed)
 }
@@ -298,14 +308,22 @@ fn pods_of(bed: &Bed, ns: &str, app: &str) -> Result<Vec<Value>, Failed> {
 
 fn running_pod(bed: &Bed, ns: &str, app: &str) -> Result<Value, Failed> {
     wait_for(Duration::from_secs(60), "a Running pod of the DaemonSet", || {
-        Ok(pods_of(bed, ns, app)?.into_iter().find(|p| p["status"]["phase"] == "Running"))
+        Ok(pods_of(bed, ns, app)?
+            .into_iter()
+            .find(|p| p["status"]["phase"] == "Running"))
     })
 }
 
 fn daemonset_lands_on_windows_node_only(bed: &Bed) -> TestResult {
     let ns = Namespace::create(bed, "ds")?;
-    let windows = bed.windows_node()?["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-    bed.apply(&ns.name, &daemonset("buildkitd-windows", "registry.invalid/buildkitd:windows-0.28.0"))?;
+    let windows = bed.windows_node()?["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    bed.apply(
+        &ns.name,
+        &daemonset("buildkitd-windows", "registry.invalid/buildkitd:windows-0.28.0"),
+    )?;
     let pod = running_pod(bed, &ns.name, "buildkitd-windows")?;
     check(pod["spec"]["nodeName"] == windows.as_str(), || {
         format!("the pod runs on {} instead of {windows}", pod["spec"]["nodeName"])
@@ -315,12 +333,22 @@ fn daemonset_lands_on_windows_node_only(bed: &Bed) -> TestResult {
         Ok((ds["status"]["numberReady"] == 1).then_some(ds))
     })?;
     check(ds["status"]["desiredNumberScheduled"] == 1, || {
-        format!("desiredNumberScheduled is {}, want 1 (the Windows node only)", ds["status"]["desiredNumberScheduled"])
+        format!(
+            "desiredNumberScheduled is {}, want 1 (the Windows node only)",
+            ds["status"]["desiredNumberScheduled"]
+        )
     })?;
     let pods = pods_of(bed, &ns.name, "buildkitd-windows")?;
-    let elsewhere: Vec<_> = pods.iter().filter(|p| p["spec"]["nodeName"] != windows.as_str()).collect();
+    let elsewhere: Vec<_> = pods
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] != windows.as_str())
+        .collect();
     check(pods.len() == 1 && elsewhere.is_empty(), || {
-        format!("want one pod on {windows}, got {} pods ({} elsewhere)", pods.len(), elsewhere.len())
+        format!(
+            "want one pod on {windows}, got {} pods ({} elsewhere)",
+            pods.len(),
+            elsewhere.len()
+        )
     })?;
     Ok(Completion::Completed)
 }
@@ -342,7 +370,10 @@ fn read_services(bed: &Bed) -> Result<Value, Failed> {
 
 fn exec_answers_through_windows_doubles(bed: &Bed) -> TestResult {
     let ns = Namespace::create(bed, "exec")?;
-    bed.apply(&ns.name, &daemonset("buildkitd-windows", "registry.invalid/buildkitd:windows-0.28.0"))?;
+    bed.apply(
+        &ns.name,
+        &daemonset("buildkitd-windows", "registry.invalid/buildkitd:windows-0.28.0"),
+    )?;
     let pod = running_pod(bed, &ns.name, "buildkitd-windows")?;
     let pod = pod["metadata"]["name"].as_str().unwrap_or_default().to_owned();
     let svc = format!("tb-buildkitd-{}", std::process::id());
@@ -350,13 +381,23 @@ fn exec_answers_through_windows_doubles(bed: &Bed) -> TestResult {
     let exe = format!("{dir}\\bin\\buildkitd.exe");
 
     // Not registered yet: PowerShell answers as Windows does, labelled simulated.
-    let out = exec(bed, &ns.name, &pod, &["powershell", "-NoProfile", "-Command", &format!("Get-Service {svc}")]);
+    let out = exec(
+        bed,
+        &ns.name,
+        &pod,
+        &["powershell", "-NoProfile", "-Command", &format!("Get-Service {svc}")],
+    );
     let err = text(&out.stderr);
-    check(!out.status.success(), || "Get-Service of an unknown service succeeded".into())?;
-    check(err.contains(SIMULATED_MARK), || format!("the answer is not labelled simulated: {err}"))?;
-    check(err.contains(&format!("Cannot find any service with service name '{svc}'")), || {
-        format!("unexpected Get-Service error: {err}")
+    check(!out.status.success(), || {
+        "Get-Service of an unknown service succeeded".into()
     })?;
+    check(err.contains(SIMULATED_MARK), || {
+        format!("the answer is not labelled simulated: {err}")
+    })?;
+    check(
+        err.contains(&format!("Cannot find any service with service name '{svc}'")),
+        || format!("unexpected Get-Service error: {err}"),
+    )?;
 
     // The workaround: copy buildkitd.exe out of the container and register it as a service.
     let copy = format!(
@@ -364,36 +405,68 @@ fn exec_answers_through_windows_doubles(bed: &Bed) -> TestResult {
          Copy-Item \"$env:CONTAINER_SANDBOX_MOUNT_POINT\\buildkit\\buildkitd.exe\" {exe} -Force"
     );
     let out = exec(bed, &ns.name, &pod, &["powershell", "-NoProfile", "-Command", &copy]);
-    check(out.status.success(), || format!("Copy-Item failed: {}", text(&out.stderr)))?;
-    let register = [exe.as_str(), "--register-service", "--service-name", &svc, "--log-file", "C:\\tb.log"];
+    check(out.status.success(), || {
+        format!("Copy-Item failed: {}", text(&out.stderr))
+    })?;
+    let register = [
+        exe.as_str(),
+        "--register-service",
+        "--service-name",
+        &svc,
+        "--log-file",
+        "C:\\tb.log",
+    ];
     let out = exec(bed, &ns.name, &pod, &register);
-    check(out.status.success(), || format!("--register-service failed: {}", text(&out.stderr)))?;
+    check(out.status.success(), || {
+        format!("--register-service failed: {}", text(&out.stderr))
+    })?;
     let services = read_services(bed)?;
-    check(services[&svc]["binPath"] == exe.as_str(), || format!("services.json: {services}"))?;
+    check(services[&svc]["binPath"] == exe.as_str(), || {
+        format!("services.json: {services}")
+    })?;
 
     // Registering twice fails as on Windows.
     let out = exec(bed, &ns.name, &pod, &register);
     let err = text(&out.stderr);
     check(!out.status.success(), || "a second --register-service succeeded".into())?;
-    check(err.contains("The specified service already exists."), || format!("unexpected error: {err}"))?;
+    check(err.contains("The specified service already exists."), || {
+        format!("unexpected error: {err}")
+    })?;
 
     let out = exec(
         bed,
         &ns.name,
         &pod,
-        &["powershell", "-Command", &format!("Start-Service {svc}; Get-Service {svc} | Select-Object -ExpandProperty Status")],
+        &[
+            "powershell",
+            "-Command",
+            &format!("Start-Service {svc}; Get-Service {svc} | Select-Object -ExpandProperty Status"),
+        ],
     );
     check(text(&out.stdout).trim() == "Running", || {
         format!("Start-Service/Get-Service: {} {}", text(&out.stdout), text(&out.stderr))
     })?;
     let out = exec(bed, &ns.name, &pod, &["sc.exe", "query", &svc]);
-    check(text(&out.stdout).contains("4  RUNNING"), || format!("sc.exe query: {}", text(&out.stdout)))?;
+    check(text(&out.stdout).contains("4  RUNNING"), || {
+        format!("sc.exe query: {}", text(&out.stdout))
+    })?;
 
     // The bind probe answers as the seed observed inside the HostProcess silo.
-    let out = exec(bed, &ns.name, &pod, &["bindprobe.exe", &format!("{dir}\\src-test"), &format!("{dir}\\dst-test")]);
+    let out = exec(
+        bed,
+        &ns.name,
+        &pod,
+        &[
+            "bindprobe.exe",
+            &format!("{dir}\\src-test"),
+            &format!("{dir}\\dst-test"),
+        ],
+    );
     let answer: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("bindprobe printed no JSON ({e}): {}", text(&out.stdout)))?;
-    check(answer["simulated"] == true && answer["hresult"] == "0x80070005", || format!("bindprobe: {answer}"))?;
+    check(answer["simulated"] == true && answer["hresult"] == "0x80070005", || {
+        format!("bindprobe: {answer}")
+    })?;
 
     // Teardown removes what the workaround left; the double's state proves it.
     let teardown = format!(
@@ -401,22 +474,38 @@ fn exec_answers_through_windows_doubles(bed: &Bed) -> TestResult {
          Remove-Item C:\\tb.log"
     );
     let out = exec(bed, &ns.name, &pod, &["powershell", "-Command", &teardown]);
-    check(out.status.success(), || format!("teardown failed: {}", text(&out.stderr)))?;
+    check(out.status.success(), || {
+        format!("teardown failed: {}", text(&out.stderr))
+    })?;
     let services = read_services(bed)?;
-    check(services.get(&svc).is_none(), || format!("the service is still registered: {services}"))?;
-    let left = bed.windows_state.join("fs/C:").join(format!("tb-{}", std::process::id()));
+    check(services.get(&svc).is_none(), || {
+        format!("the service is still registered: {services}")
+    })?;
+    let left = bed
+        .windows_state
+        .join("fs/C:")
+        .join(format!("tb-{}", std::process::id()));
     check(!left.exists(), || format!("{} is left behind", left.display()))?;
     let out = exec(bed, &ns.name, &pod, &["sc.exe", "query", &svc]);
-    check(text(&out.stdout).contains("FAILED 1060"), || format!("sc.exe query after teardown: {}", text(&out.stdout)))?;
+    check(text(&out.stdout).contains("FAILED 1060"), || {
+        format!("sc.exe query after teardown: {}", text(&out.stdout))
+    })?;
 
     // Pod logs of the simulated buildkitd.
     let logs = bed.kubectl_ok(&["-n", &ns.name, "logs", &pod, "-c", "buildkitd"])?;
-    check(logs.contains("running server on") && logs.contains(SIMULATED_MARK), || format!("pod logs: {logs}"))?;
+    check(
+        logs.contains("running server on") && logs.contains(SIMULATED_MARK),
+        || format!("pod logs: {logs}"),
+    )?;
 
     // Every command the double answered is journaled as simulated.
     let journal = std::fs::read_to_string(bed.windows_state.join("journal.jsonl")).unwrap_or_default();
-    check(journal.lines().any(|l| l.contains(&svc)), || "the journal has no entry for this test".into())?;
-    check(journal.lines().all(|l| l.contains("\"simulated\": true")), || "a journal entry is not simulated".into())?;
+    check(journal.lines().any(|l| l.contains(&svc)), || {
+        "the journal has no entry for this test".into()
+    })?;
+    check(journal.lines().all(|l| l.contains("\"simulated\": true")), || {
+        "a journal entry is not simulated".into()
+    })?;
     Ok(Completion::Completed)
 }
 
@@ -436,12 +525,24 @@ fn pod(name: &str, image: &str) -> Value {
 }
 
 fn events_of(bed: &Bed, ns: &str, name: &str) -> Result<Vec<(String, String)>, Failed> {
-    let list = bed.kubectl_json(&["-n", ns, "get", "events", "--field-selector", &format!("involvedObject.name={name}")])?;
+    let list = bed.kubectl_json(&[
+        "-n",
+        ns,
+        "get",
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+    ])?;
     Ok(list["items"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|e| (e["type"].as_str().unwrap_or("").to_owned(), e["reason"].as_str().unwrap_or("").to_owned()))
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("").to_owned(),
+                e["reason"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect())
 }
 
@@ -450,24 +551,34 @@ fn failing_images_back_off(bed: &Bed) -> TestResult {
     bed.apply(&ns.name, &pod("pull", "registry.invalid/harness/app:pull-fails"))?;
     bed.apply(&ns.name, &pod("crash", "registry.invalid/harness/app:crash-loops"))?;
 
-    wait_for(Duration::from_secs(60), "ImagePullBackOff with Failed and BackOff events", || {
-        let p = bed.kubectl_json(&["-n", &ns.name, "get", "pod", "pull"])?;
-        let reason = p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"].clone();
-        let events = events_of(bed, &ns.name, "pull")?;
-        let failed = events.iter().any(|(t, r)| t == "Warning" && r == "Failed");
-        let backoff = events.iter().any(|(t, r)| t == "Warning" && r == "BackOff");
-        Ok((p["status"]["phase"] == "Pending" && reason == "ImagePullBackOff" && failed && backoff).then_some(()))
-    })?;
+    wait_for(
+        Duration::from_secs(60),
+        "ImagePullBackOff with Failed and BackOff events",
+        || {
+            let p = bed.kubectl_json(&["-n", &ns.name, "get", "pod", "pull"])?;
+            let reason = p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"].clone();
+            let events = events_of(bed, &ns.name, "pull")?;
+            let failed = events.iter().any(|(t, r)| t == "Warning" && r == "Failed");
+            let backoff = events.iter().any(|(t, r)| t == "Warning" && r == "BackOff");
+            Ok((p["status"]["phase"] == "Pending" && reason == "ImagePullBackOff" && failed && backoff).then_some(()))
+        },
+    )?;
 
-    wait_for(Duration::from_secs(90), "CrashLoopBackOff with restarts and a BackOff event", || {
-        let p = bed.kubectl_json(&["-n", &ns.name, "get", "pod", "crash"])?;
-        let st = &p["status"]["containerStatuses"][0];
-        let looping = st["state"]["waiting"]["reason"] == "CrashLoopBackOff"
-            && st["restartCount"].as_i64().unwrap_or(0) >= 1
-            && st["lastState"]["terminated"]["exitCode"] == 1;
-        let backoff = events_of(bed, &ns.name, "crash")?.iter().any(|(t, r)| t == "Warning" && r == "BackOff");
-        Ok((looping && backoff).then_some(()))
-    })?;
+    wait_for(
+        Duration::from_secs(90),
+        "CrashLoopBackOff with restarts and a BackOff event",
+        || {
+            let p = bed.kubectl_json(&["-n", &ns.name, "get", "pod", "crash"])?;
+            let st = &p["status"]["containerStatuses"][0];
+            let looping = st["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+                && st["restartCount"].as_i64().unwrap_or(0) >= 1
+                && st["lastState"]["terminated"]["exitCode"] == 1;
+            let backoff = events_of(bed, &ns.name, "crash")?
+                .iter()
+                .any(|(t, r)| t == "Warning" && r == "BackOff");
+            Ok((looping && backoff).then_some(()))
+        },
+    )?;
     Ok(Completion::Completed)
 }
 
@@ -476,7 +587,11 @@ fn failing_images_back_off(bed: &Bed) -> TestResult {
 
 fn build_context() -> Result<tempfile::TempDir, Failed> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY hello.txt /hello.txt\n").map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\n",
+    )
+    .map_err(|e| e.to_string())?;
     std::fs::write(dir.path().join("hello.txt"), "hello from the harness test bed\n").map_err(|e| e.to_string())?;
     Ok(dir)
 }
@@ -489,20 +604,36 @@ fn buildctl_build_oci(buildctl: &Path, addr: &str) -> Result<(), Failed> {
     let df_arg = format!("dockerfile={}", ctx.path().display());
     let out_arg = format!("type=oci,dest={}", dest.display());
     let out = Command::new(buildctl)
-        .args(["--addr", addr, "build", "--frontend", "dockerfile.v0", "--local", &ctx_arg, "--local", &df_arg])
+        .args([
+            "--addr",
+            addr,
+            "build",
+            "--frontend",
+            "dockerfile.v0",
+            "--local",
+            &ctx_arg,
+            "--local",
+            &df_arg,
+        ])
         .args(["--output", &out_arg, "--progress", "plain"])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", buildctl.display()))?;
-    check(out.status.success(), || format!("buildctl build failed: {}", text(&out.stderr)))?;
+    check(out.status.success(), || {
+        format!("buildctl build failed: {}", text(&out.stderr))
+    })?;
     let mut tar = Vec::new();
     std::fs::File::open(&dest)
         .and_then(|mut f| f.read_to_end(&mut tar))
         .map_err(|e| format!("{}: {e}", dest.display()))?;
     let names = tar_names(&tar);
     for want in ["oci-layout", "index.json"] {
-        check(names.iter().any(|n| n == want), || format!("the OCI archive lacks {want}: {names:?}"))?;
+        check(names.iter().any(|n| n == want), || {
+            format!("the OCI archive lacks {want}: {names:?}")
+        })?;
     }
-    check(names.iter().any(|n| n.starts_with("blobs/sha256/")), || format!("no blobs: {names:?}"))?;
+    check(names.iter().any(|n| n.starts_with("blobs/sha256/")), || {
+        format!("no blobs: {names:?}")
+    })?;
     Ok(())
 }
 
@@ -522,7 +653,11 @@ fn tar_names(tar: &[u8]) -> Vec<String> {
         };
         let prefix = field(345..500);
         let name = field(0..100);
-        names.push(if prefix.is_empty() { name } else { format!("{prefix}/{name}") });
+        names.push(if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        });
         let size = usize::from_str_radix(field(124..136).trim(), 8).unwrap_or(0);
         off += 512 + size.div_ceil(512) * 512;
     }
@@ -531,14 +666,18 @@ fn tar_names(tar: &[u8]) -> Vec<String> {
 
 fn buildctl_builds_against_testbed_buildkitd(bed: &Bed) -> TestResult {
     let Some(addr) = &bed.buildkit_addr else {
-        return Ok(Completion::ignored_with("the test bed runs without its buildkitd (TESTBED_BUILDKIT_PORT=0)"));
+        return Ok(Completion::ignored_with(
+            "the test bed runs without its buildkitd (TESTBED_BUILDKIT_PORT=0)",
+        ));
     };
     buildctl_build_oci(&bed.buildctl, addr)?;
     Ok(Completion::Completed)
 }
 
 fn docker_answers() -> Result<(), String> {
-    let out = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+    let out = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output();
     match out {
         Ok(o) if o.status.success() => Ok(()),
         Ok(o) => Err(format!("no Docker engine answers ({})", text(&o.stderr).trim())),
@@ -552,30 +691,50 @@ fn buildctl_builds_against_buildkitd_container(bed: &Bed) -> TestResult {
     use testcontainers::{GenericImage, ImageExt as _};
 
     if let Err(reason) = docker_answers() {
-        return Ok(Completion::ignored_with(format!("{reason}; start one with `fixtures/testbed/testbed docker-up`")));
-    }
-    let inspect = Command::new("docker").args(["image", "inspect", &bed.buildkit_image]).output();
-    if !inspect.is_ok_and(|o| o.status.success()) {
         return Ok(Completion::ignored_with(format!(
-            "image {} is not built; run `fixtures/testbed/testbed image`",
-            bed.buildkit_image
+            "{reason}; start one with `fixtures/testbed/testbed docker-up`"
         )));
     }
-    let (name, tag) = bed.buildkit_image.rsplit_once(':').unwrap_or((&bed.buildkit_image, "latest"));
+    let custom = std::env::var("TESTBED_BUILDKIT_IMAGE").ok().filter(|s| !s.is_empty());
+    let upstream = custom.is_some();
+    let image = custom.unwrap_or_else(|| bed.buildkit_image.clone());
+    let inspect = Command::new("docker").args(["image", "inspect", &image]).output();
+    if !upstream && !inspect.is_ok_and(|o| o.status.success()) {
+        return Ok(Completion::ignored_with(format!(
+            "image {image} is not built; run `fixtures/testbed/testbed image`"
+        )));
+    }
+    let (name, tag) = image.rsplit_once(':').unwrap_or((&image, "latest"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let container = GenericImage::new(name, tag)
+        let request = GenericImage::new(name, tag)
             .with_exposed_port(1234.tcp())
             .with_wait_for(WaitFor::message_on_stderr("running server on"))
-            .with_privileged(true)
-            .with_startup_timeout(Duration::from_secs(60))
+            .with_startup_timeout(Duration::from_secs(60));
+        // The local image needs mounts only (native snapshotter): CAP_SYS_ADMIN, unconfined.
+        // `--privileged` is refused where the host's bounding set lacks a capability. The
+        // upstream image (TESTBED_BUILDKIT_IMAGE=moby/buildkit:v0.28.0) runs privileged.
+        let request = if upstream {
+            request
+                .with_cmd(["--addr", "tcp://0.0.0.0:1234", "--oci-worker-snapshotter=native"])
+                .with_privileged(true)
+        } else {
+            request
+                .with_cap_add("SYS_ADMIN")
+                .with_security_opt("seccomp=unconfined")
+                .with_security_opt("apparmor=unconfined")
+        };
+        let container = request
             .start()
             .await
-            .map_err(|e| format!("cannot start {}: {e}", bed.buildkit_image))?;
-        let port = container.get_host_port_ipv4(1234.tcp()).await.map_err(|e| e.to_string())?;
+            .map_err(|e| format!("cannot start {image}: {e}"))?;
+        let port = container
+            .get_host_port_ipv4(1234.tcp())
+            .await
+            .map_err(|e| e.to_string())?;
         let addr = format!("tcp://127.0.0.1:{port}");
         let buildctl = bed.buildctl.clone();
         tokio::task::spawn_blocking(move || buildctl_build_oci(&buildctl, &addr))
@@ -599,10 +758,16 @@ fn free_port() -> u16 {
 
 fn pids_under(dir: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return found };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
     for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
         if cmd.contains(dir) {
             found.push((pid, cmd));
@@ -625,7 +790,11 @@ fn loopback_ports_in(cmdlines: &[(u32, String)]) -> Vec<u16> {
     let re = regex::Regex::new(r"(?:127\.0\.0\.1:|--(?:secure-)?port=)(\d{2,5})").expect("regex");
     let mut ports: Vec<u16> = cmdlines
         .iter()
-        .flat_map(|(_, c)| re.captures_iter(c).filter_map(|m| m[1].parse().ok()).collect::<Vec<_>>())
+        .flat_map(|(_, c)| {
+            re.captures_iter(c)
+                .filter_map(|m| m[1].parse().ok())
+                .collect::<Vec<_>>()
+        })
         .filter(|p| *p != 0)
         .collect();
     ports.sort_unstable();
@@ -643,7 +812,10 @@ fn up_twice_then_down_leaves_nothing() -> TestResult {
             "the test bed's binaries are not built; run `fixtures/testbed/build` (or `.ci/testbed prepare`)",
         ));
     }
-    let tmp = tempfile::Builder::new().prefix("harness-testbed-lifecycle-").tempdir().map_err(|e| e.to_string())?;
+    let tmp = tempfile::Builder::new()
+        .prefix("harness-testbed-lifecycle-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
     let run = tmp.path().join("run");
     let run_str = format!("{}/", run.display());
     let envs = vec![
@@ -661,24 +833,36 @@ fn up_twice_then_down_leaves_nothing() -> TestResult {
     };
 
     let out = testbed(&["up"]);
-    check(out.status.success(), || format!("first up failed: {}", text(&out.stderr)))?;
+    check(out.status.success(), || {
+        format!("first up failed: {}", text(&out.stderr))
+    })?;
     let (bed, first) = Bed::status(&envs)?;
     check(bed.up, || "status is not up after up".into())?;
 
     let started = Instant::now();
     let out = testbed(&["up"]);
-    check(out.status.success(), || format!("second up failed: {}", text(&out.stderr)))?;
-    check(text(&out.stderr).contains("already up"), || format!("second up rebuilt the bed: {}", text(&out.stderr)))?;
+    check(out.status.success(), || {
+        format!("second up failed: {}", text(&out.stderr))
+    })?;
+    check(text(&out.stderr).contains("already up"), || {
+        format!("second up rebuilt the bed: {}", text(&out.stderr))
+    })?;
     let (_, second) = Bed::status(&envs)?;
-    check(first["server"] == second["server"], || "the second up changed the API server".into())?;
+    check(first["server"] == second["server"], || {
+        "the second up changed the API server".into()
+    })?;
     let second_up = started.elapsed();
-    check(second_up < Duration::from_secs(60), || format!("the second up took {second_up:?}"))?;
+    check(second_up < Duration::from_secs(60), || {
+        format!("the second up took {second_up:?}")
+    })?;
     bed.kubectl_ok(&["get", "nodes"])?;
 
     let procs = pids_under(&run_str);
     check(!procs.is_empty(), || "no test bed process found before down".into())?;
     let ports = loopback_ports_in(&procs);
-    check(!ports.is_empty(), || "no loopback port found in the test bed's command lines".into())?;
+    check(!ports.is_empty(), || {
+        "no loopback port found in the test bed's command lines".into()
+    })?;
 
     let out = testbed(&["down"]);
     check(out.status.success(), || format!("down failed: {}", text(&out.stderr)))?;
@@ -693,11 +877,15 @@ fn up_twice_then_down_leaves_nothing() -> TestResult {
         .copied()
         .filter(|p| TcpStream::connect_timeout(&([127, 0, 0, 1], *p).into(), Duration::from_millis(300)).is_ok())
         .collect();
-    check(open.is_empty(), || format!("ports still answer after down: {open:?} (of {ports:?})"))?;
+    check(open.is_empty(), || {
+        format!("ports still answer after down: {open:?} (of {ports:?})")
+    })?;
     check(!run.exists(), || format!("{} is left after down", run.display()))?;
 
     let out = testbed(&["down"]);
-    check(out.status.success(), || format!("a second down failed: {}", text(&out.stderr)))?;
+    check(out.status.success(), || {
+        format!("a second down failed: {}", text(&out.stderr))
+    })?;
     Ok(Completion::Completed)
 }
 
@@ -715,11 +903,23 @@ fn main() {
 
     type Needs = fn(&Bed) -> TestResult;
     let needs_bed: [(&str, Needs); 5] = [
-        ("testbed::nodes_report_declared_environment", nodes_report_declared_environment),
-        ("testbed::daemonset_lands_on_windows_node_only", daemonset_lands_on_windows_node_only),
-        ("testbed::exec_answers_through_windows_doubles", exec_answers_through_windows_doubles),
+        (
+            "testbed::nodes_report_declared_environment",
+            nodes_report_declared_environment,
+        ),
+        (
+            "testbed::daemonset_lands_on_windows_node_only",
+            daemonset_lands_on_windows_node_only,
+        ),
+        (
+            "testbed::exec_answers_through_windows_doubles",
+            exec_answers_through_windows_doubles,
+        ),
         ("testbed::failing_images_back_off", failing_images_back_off),
-        ("testbed::buildctl_builds_against_testbed_buildkitd", buildctl_builds_against_testbed_buildkitd),
+        (
+            "testbed::buildctl_builds_against_testbed_buildkitd",
+            buildctl_builds_against_testbed_buildkitd,
+        ),
     ];
     let mut trials = Vec::new();
     for (name, f) in needs_bed {
@@ -732,13 +932,17 @@ fn main() {
     }
     {
         let bed = Arc::clone(&bed);
-        trials.push(Trial::ignorable_test("testbed::buildctl_builds_against_buildkitd_container", move || {
-            match bed.as_ref() {
+        trials.push(Trial::ignorable_test(
+            "testbed::buildctl_builds_against_buildkitd_container",
+            move || match bed.as_ref() {
                 Some(bed) => buildctl_builds_against_buildkitd_container(bed),
                 None => Ok(Completion::ignored_with("the test bed's status is unknown")),
-            }
-        }));
+            },
+        ));
     }
-    trials.push(Trial::ignorable_test("testbed::up_twice_then_down_leaves_nothing", up_twice_then_down_leaves_nothing));
+    trials.push(Trial::ignorable_test(
+        "testbed::up_twice_then_down_leaves_nothing",
+        up_twice_then_down_leaves_nothing,
+    ));
     libtest_mimic::run(&args, trials).exit();
 }
