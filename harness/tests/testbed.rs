@@ -458,15 +458,28 @@ fn exec_answers_through_windows_doubles(bed: &Bed) -> TestResult {
         &pod,
         &[
             "bindprobe.exe",
+            "bind",
             &format!("{dir}\\src-test"),
             &format!("{dir}\\dst-test"),
         ],
     );
     let answer: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("bindprobe printed no JSON ({e}): {}", text(&out.stdout)))?;
-    check(answer["simulated"] == true && answer["hresult"] == "0x80070005", || {
-        format!("bindprobe: {answer}")
-    })?;
+    let denied = answer["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| s["name"] == "BfSetupFilter" && s["hresult"] == "0x80070005" && s["win32"] == 5);
+    check(
+        answer["simulated"] == true
+            && answer["schema"] == 1
+            && answer["failed_step"] == "BfSetupFilter"
+            && answer["error"]
+                .as_str()
+                .is_some_and(|e| e.ends_with(": Access is denied."))
+            && denied,
+        || format!("bindprobe: {answer}"),
+    )?;
 
     // Teardown removes what the workaround left; the double's state proves it.
     let teardown = format!(
