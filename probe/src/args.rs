@@ -18,10 +18,12 @@ commands:
   context
       Where the probe runs: job, silo, token user and privileges, CONTAINER_SANDBOX_MOUNT_POINT,
       bindflt service, OS build.
-  in-silo [--assign job-list|suspended] [--breakaway] [--timeout SECS] -- PROGRAM [ARGS...]
-      Create a kill-on-close job, promote it to a silo (JobObjectCreateSilo), start PROGRAM in it
-      (PROC_THREAD_ATTRIBUTE_JOB_LIST, or suspended + AssignProcessToJobObject + ResumeThread),
-      relay its output and exit code.
+  in-silo [--assign job-list|suspended] [--breakaway] [--timeout SECS] [--silo-bind SRC DST]...
+          -- PROGRAM [ARGS...]
+      Create a kill-on-close job, promote it to a silo (JobObjectCreateSilo), optionally bind SRC
+      at DST for the silo only (BfSetupFilter(job, USE_CURRENT_SILO_MAPPING), as HostProcess
+      containers bind their rootfs at C:\\hpc), start PROGRAM in it (PROC_THREAD_ATTRIBUTE_JOB_LIST,
+      or suspended + AssignProcessToJobObject + ResumeThread), relay its output and exit code.
   help | --help | -h     this text
   version | --version    the bindprobe version
 
@@ -84,6 +86,8 @@ pub struct InSiloArgs {
     pub breakaway: bool,
     /// `--timeout SECS`: terminate the silo's job after this long.
     pub timeout_secs: Option<u64>,
+    /// `--silo-bind SRC DST`: silo-only bindings made before the child starts, `(source, root)`.
+    pub silo_binds: Vec<(String, String)>,
     /// The program to start.
     pub program: String,
     /// Its arguments.
@@ -243,6 +247,7 @@ where
             let mut assign = Assign::JobList;
             let mut breakaway = false;
             let mut timeout_secs = None;
+            let mut silo_binds = Vec::new();
             let mut it = rest.iter();
             while let Some(a) = it.next() {
                 let (flag, inline) = match a.split_once('=') {
@@ -251,6 +256,14 @@ where
                 };
                 match flag {
                     "--breakaway" => breakaway = true,
+                    "--silo-bind" => match (it.next(), it.next()) {
+                        (Some(src), Some(dst)) if inline.is_none() => {
+                            silo_binds.push(((*src).to_owned(), (*dst).to_owned()))
+                        }
+                        _ => {
+                            return Err(err(Some("in-silo"), "--silo-bind takes SRC and DST".into()));
+                        }
+                    },
                     "--assign" => {
                         let v = inline.or_else(|| it.next().copied());
                         assign = match v {
@@ -291,6 +304,7 @@ where
                 assign,
                 breakaway,
                 timeout_secs,
+                silo_binds,
                 program: program.clone(),
                 args: args.to_vec(),
             })
@@ -387,6 +401,15 @@ mod tests {
         assert!(!s.breakaway);
         assert_eq!(s.program, "bindprobe");
         assert_eq!(s.args, ["--text", "bind", "a", "b", "--", "--rw"]);
+        let Command::InSilo(b) = ok(&["in-silo", "--silo-bind", r"C:\rootfs", r"C:\hpc", "--", "x"]).command else {
+            panic!()
+        };
+        assert_eq!(b.silo_binds, [(r"C:\rootfs".to_owned(), r"C:\hpc".to_owned())]);
+        assert!(
+            usage(&["in-silo", "--silo-bind", "only", "--", "x"])
+                .message
+                .contains("SRC and DST")
+        );
         let Command::InSilo(d) = ok(&["in-silo", "--breakaway", "--", "x"]).command else {
             panic!()
         };

@@ -300,10 +300,26 @@ pub struct SiloInfo {
     pub silo_created: bool,
     /// The new silo, queried with `JobObjectSiloBasicInformation`.
     pub silo: Option<SiloBasic>,
+    /// Silo-only bindings made before the child started (`--silo-bind`).
+    #[serde(default)]
+    pub bindings: Vec<SiloBinding>,
     /// `--timeout`.
     pub timeout_secs: Option<u64>,
     /// The child was still running at the timeout and the job was terminated.
     pub timed_out: bool,
+}
+
+/// One `--silo-bind`: hcsshim's `JobObject.ApplyFileBinding(root, target, false)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiloBinding {
+    /// SRC: the backing directory.
+    pub source: String,
+    /// DST: the path the silo sees it at.
+    pub root: String,
+    /// The `BfSetupFilter` flags (`0x00000004`, USE_CURRENT_SILO_MAPPING).
+    pub flags: String,
+    /// `BfSetupFilter` succeeded.
+    pub bound: bool,
 }
 
 /// `in-silo` details about the child.

@@ -24,11 +24,12 @@ use windows_sys::Win32::System::Threading::{
     STARTUPINFOW, TerminateProcess, UpdateProcThreadAttribute, WaitForSingleObject,
 };
 
-use super::{go_text, last_error, wide, win_step};
+use super::bindflt::{BindFilter, mkdir_all};
+use super::{go_text, last_error, system_message, wide, win_step};
 use crate::args::{Assign, InSiloArgs};
-use crate::cmdline;
 use crate::hresult::WinError;
-use crate::report::{ChildInfo, Failure, Recorder, Report, SiloBasic, SiloInfo};
+use crate::report::{ChildInfo, Failure, Recorder, Report, SiloBasic, SiloBinding, SiloInfo, Step};
+use crate::{cmdline, gopath};
 
 /// Records a Win32 BOOL-returning call: ok, or failed with `<name>: <message>` (or `text`).
 fn record_bool(
@@ -296,6 +297,10 @@ fn run(
         )),
     }
 
+    if !silo_bindings(a, rec, silo, &job) {
+        return None;
+    }
+
     // Standard handles: NUL for stdin, pipes for stdout and stderr.
     let pipes = pipe().and_then(|o| pipe().map(|e| (o, e)));
     let ((out_read, out_write), (err_read, err_write)) = match pipes {
@@ -453,6 +458,58 @@ fn run(
     exit
 }
 
+/// `--silo-bind SRC DST`: hcsshim `JobObject.ApplyFileBinding(root = DST, target = SRC, readOnly = false)`, as
+/// HostProcess containers bind their rootfs at `C:\hpc`: `MkdirAll(filepath.Dir(root))`, then
+/// `BfSetupFilter(job, USE_CURRENT_SILO_MAPPING, root, target, NULL, 0)`. SRC is created when missing.
+fn silo_bindings(a: &InSiloArgs, rec: &mut Recorder, silo: &mut SiloInfo, job: &OwnedHandle) -> bool {
+    if a.silo_binds.is_empty() {
+        return true;
+    }
+    let wrap = |e: String| e;
+    let Some(bf) = BindFilter::load(rec, &wrap) else {
+        return false;
+    };
+    let flags = gopath::BINDFLT_FLAG_USE_CURRENT_SILO_MAPPING;
+    for (source, root) in &a.silo_binds {
+        let mut binding = SiloBinding {
+            source: source.clone(),
+            root: root.clone(),
+            flags: format!("0x{flags:08X}"),
+            bound: false,
+        };
+        let ok = mkdir_all(rec, "mkdir_silo_bind_source", source)
+            && mkdir_all(rec, "mkdir_silo_bind_root_parent", &gopath::dir(root));
+        if ok {
+            let detail = Some(format!("flags=0x{flags:08X} root={root} target={source} job=silo"));
+            match bf.setup_filter(job.as_raw_handle(), flags, root, source) {
+                Ok(()) => {
+                    rec.ok("BfSetupFilter(silo)", detail);
+                    binding.bound = true;
+                }
+                Err(err) => {
+                    let text = format!(
+                        "failed to bind target {} to root {} for job object: {}",
+                        gopath::go_quote(source),
+                        gopath::go_quote(root),
+                        go_text(err)
+                    );
+                    rec.fail(
+                        Step::win_failed("BfSetupFilter(silo)", err, system_message(err), detail),
+                        text,
+                        Failure::Setup,
+                    );
+                }
+            }
+        }
+        let bound = binding.bound;
+        silo.bindings.push(binding);
+        if !bound {
+            return false;
+        }
+    }
+    true
+}
+
 /// `AssignProcessToJobObject` then `ResumeThread`; terminates the child if either fails.
 fn start_suspended(rec: &mut Recorder, job: &OwnedHandle, process: &OwnedHandle, thread: &OwnedHandle) -> bool {
     // SAFETY: both handles are valid; the process is suspended and not yet in any job of ours.
@@ -492,7 +549,7 @@ fn wait(
         // SAFETY: as above.
         unsafe { WaitForSingleObject(process.as_raw_handle(), INFINITE) };
         rec.fail(
-            crate::report::Step::failed(
+            Step::failed(
                 "wait",
                 "the child was still running at the timeout; the silo's job was terminated",
                 None,
