@@ -61,3 +61,41 @@ fn print(classification: &Classification, json: bool) -> std::io::Result<()> {
         write!(out, "{classification}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_file_is_invalid_input() {
+        let args = Args {
+            file: Some(PathBuf::from("/nonexistent/for/sure.log")),
+            json: false,
+        };
+        assert_eq!(run(args), Exit::InvalidInput);
+    }
+
+    #[test]
+    fn a_directory_is_invalid_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = Args {
+            file: Some(dir.path().to_path_buf()),
+            json: true,
+        };
+        assert_eq!(run(args), Exit::InvalidInput);
+    }
+
+    #[test]
+    fn a_readable_file_is_ok_whatever_its_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        std::fs::write(&path, "hcsshim::PrepareLayer - failed failed in Win32: Incorrect function. (0x1)\n").unwrap();
+        for json in [false, true] {
+            let args = Args {
+                file: Some(path.clone()),
+                json,
+            };
+            assert_eq!(run(args), Exit::Ok);
+        }
+    }
+}
