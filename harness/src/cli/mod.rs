@@ -6,6 +6,7 @@ mod overrides;
 mod plan;
 mod render;
 mod run;
+mod testbed;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     Plan(plan::Args),
     /// Run cases on their lanes, write outcomes.jsonl, and exit by the verdicts (0 as expected, 1 differs, 3 infrastructure).
     Run(run::Args),
+    /// Bring the local test bed up or down, or show its status (kubeconfig and context).
+    Testbed(testbed::Args),
 }
 
 impl Cli {
@@ -43,6 +46,7 @@ impl Cli {
             Command::Render(args) => render::run(args),
             Command::Plan(args) => plan::run(args),
             Command::Run(args) => run::run(args),
+            Command::Testbed(args) => testbed::run(args),
         }
     }
 }
@@ -58,8 +62,8 @@ fn load_all(paths: &[std::path::PathBuf]) -> Result<Vec<std::sync::Arc<crate::sc
     let files = discover::scenario_files(paths)?;
     let mut loaded = Vec::new();
     let mut failed = false;
-    for file in &files {
-        match crate::scenario::load(file) {
+    for result in crate::scenario::load_many(&files) {
+        match result {
             Ok(scenario) => loaded.push(scenario),
             Err(error) => {
                 failed = true;

@@ -20,8 +20,8 @@ pub fn run(args: Args) -> Exit {
     };
     let mut invalid = 0;
     let mut names = std::collections::HashMap::new();
-    for file in &files {
-        match scenario::load(file) {
+    for (file, result) in files.iter().zip(scenario::load_many(&files)) {
+        match result {
             Ok(loaded) => {
                 let name = loaded.scenario.metadata.name.clone();
                 if let Some(first) = names.insert(name.clone(), file.clone()) {

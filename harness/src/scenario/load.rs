@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use regex::Regex;
 use serde::de::DeserializeOwned;
@@ -24,19 +24,29 @@ pub mod limits {
     pub const MAX_NODES: usize = 100_000;
 }
 
-/// A parsed YAML document: its text, and the tree of located nodes for pointing into it.
+/// A parsed YAML document: its text, and (built on first use, since only a problem needs it) the tree of located
+/// nodes for pointing into it.
 #[derive(Debug, Clone)]
 pub struct Doc {
     pub source: Arc<Source>,
-    pub tree: Node,
+    tree: OnceLock<Option<Node>>,
 }
 
 impl Doc {
+    /// A document for `source`, whose tree is parsed only when a problem must be located in it.
+    pub fn new(source: Arc<Source>) -> Doc {
+        Doc { source, tree: OnceLock::new() }
+    }
+
+    /// The located tree, or `None` if the text is not well-formed YAML.
+    pub fn tree(&self) -> Option<&Node> {
+        self.tree.get_or_init(|| serde_saphyr::from_str_with_options(&self.source.text, options()).ok()).as_ref()
+    }
+
     /// A problem at the deepest node of `path` that exists in this document.
     pub fn problem(&self, path: &[&str], message: impl Into<String>) -> Problem {
-        let node = self.tree.locate(path);
-        let place = node.place;
-        Problem::at(&self.source, place.line, place.column, place.len.max(1), message)
+        let place = self.tree().map(|tree| tree.locate(path).place).unwrap_or_default();
+        Problem::at(&self.source, place.line.max(1), place.column.max(1), place.len.max(1), message)
     }
 }
 
@@ -94,7 +104,7 @@ pub fn read(path: &Path, name: &str) -> Result<Arc<Source>, Error> {
     }))
 }
 
-/// Parses `source` into the located tree and into `T`, within the limits.
+/// Parses `source` into `T`, within the limits.
 pub fn parse<T: DeserializeOwned>(source: &Arc<Source>) -> Result<(Doc, T), Error> {
     let fail = |problem: Problem| Error::Invalid {
         file: source.name.clone(),
@@ -105,17 +115,9 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<Source>) -> Result<(Doc, T), Erro
             "a scenario starts with `apiVersion: harness/v1` and `kind: Scenario`; see docs/scenario.md",
         )));
     }
-    let tree: Node =
-        serde_saphyr::from_str_with_options(&source.text, options()).map_err(|e| fail(yaml_problem(source, &e)))?;
     let value: T =
         serde_saphyr::from_str_with_options(&source.text, options()).map_err(|e| fail(yaml_problem(source, &e)))?;
-    Ok((
-        Doc {
-            source: source.clone(),
-            tree,
-        },
-        value,
-    ))
+    Ok((Doc::new(source.clone()), value))
 }
 
 fn options() -> serde_saphyr::Options {

@@ -1,0 +1,103 @@
+//! `harness testbed up | down | status`: drives the local test bed (`fixtures/testbed/testbed`); `up --scenario`
+//! gives its simulated Windows node the environment a scenario declares.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::exit::Exit;
+use crate::scenario;
+
+/// Arguments of `harness testbed`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Bring the test bed up (harmless when it is up).
+    Up {
+        /// Give the simulated Windows node this scenario's declared environment (containerd, kubelet, Windows build).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+    /// Tear it down: no process, mount or port is left.
+    Down,
+    /// Print the kubeconfig and context; exit 0 when up, 3 when down.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(args: Args) -> Exit {
+    let Some(script) = script() else {
+        eprintln!(
+            "error: fixtures/testbed/testbed not found above {}\n  help: run harness from the repository",
+            std::env::current_dir().unwrap_or_default().display()
+        );
+        return Exit::InvalidInput;
+    };
+    let mut command = Command::new(&script);
+    match args.action {
+        Action::Up { scenario } => {
+            command.arg("up");
+            if let Some(path) = scenario {
+                match scenario::load(&path) {
+                    Ok(loaded) => command.envs(node_environment(&loaded.scenario.cluster.expects)),
+                    Err(error) => {
+                        eprintln!("{}", error.render());
+                        return Exit::InvalidInput;
+                    }
+                };
+            }
+        }
+        Action::Down => {
+            command.arg("down");
+        }
+        Action::Status { json } => {
+            command.arg("status");
+            if json {
+                command.arg("--json");
+            }
+        }
+    }
+    match command.status() {
+        Ok(status) if status.success() => Exit::Ok,
+        Ok(_) => Exit::Infrastructure,
+        Err(e) => {
+            eprintln!("error: cannot run {}: {e}", script.display());
+            Exit::Infrastructure
+        }
+    }
+}
+
+/// The test bed's node overrides for a declared environment.
+fn node_environment(declared: &scenario::model::Environment) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    if let Some(containerd) = &declared.containerd {
+        let version = containerd.trim_start_matches("containerd://");
+        env.push(("TESTBED_WINDOWS_CONTAINER_RUNTIME_VERSION".to_owned(), format!("containerd://{version}")));
+    }
+    if let Some(kubelet) = declared.kubelet.as_ref().or(declared.k0s.as_ref()) {
+        env.push(("TESTBED_WINDOWS_KUBELET_VERSION".to_owned(), kubelet.clone()));
+        env.push(("TESTBED_WINDOWS_KUBE_PROXY_VERSION".to_owned(), kubelet.clone()));
+    }
+    if let Some(build) = &declared.windows_build {
+        env.push(("TESTBED_WINDOWS_KERNEL_VERSION".to_owned(), format!("10.0.{build}")));
+        if let Some(major) = build.split('.').next() {
+            env.push(("TESTBED_WINDOWS_BUILD".to_owned(), format!("10.0.{major}")));
+        }
+    }
+    env
+}
+
+/// The test bed script of the repository the harness runs in.
+fn script() -> Option<PathBuf> {
+    let here = std::env::current_dir().ok()?;
+    here.ancestors()
+        .chain(Path::new(env!("CARGO_MANIFEST_DIR")).ancestors())
+        .map(|dir| dir.join("fixtures/testbed/testbed"))
+        .find(|path| path.is_file())
+}
