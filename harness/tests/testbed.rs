@@ -903,6 +903,173 @@ fn up_twice_then_down_leaves_nothing() -> TestResult {
 }
 
 // ---------------------------------------------------------------------------------------------
+// the Windows doubles on their own (no cluster): a fresh state folder per test
+
+struct Double {
+    state: tempfile::TempDir,
+}
+
+impl Double {
+    fn new() -> Result<Self, Failed> {
+        let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(state.path().join("fs/C:/hpc/buildkit")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(state.path().join("bin")).map_err(|e| e.to_string())?;
+        let script = repo().join("fixtures/testbed/doubles/windows-double");
+        std::os::unix::fs::symlink(&script, state.path().join("fs/C:/hpc/buildkit/buildkitd.exe"))
+            .map_err(|e| e.to_string())?;
+        Ok(Self { state })
+    }
+
+    /// Runs TOOL ARGS through the double, as kwok's exec would (cwd in the simulated file system).
+    fn run(&self, argv: &[&str]) -> Output {
+        Command::new(repo().join("fixtures/testbed/doubles/windows-double"))
+            .args(argv)
+            .current_dir(self.state.path().join("fs"))
+            .env("TESTBED_WINDOWS_STATE", self.state.path())
+            .env("CONTAINER_SANDBOX_MOUNT_POINT", "C:\\hpc\\")
+            .env("TESTBED_WINDOWS_CWD", "C:\\hpc\\")
+            .output()
+            .expect("the double runs")
+    }
+
+    fn services(&self) -> Value {
+        std::fs::read_to_string(self.state.path().join("services.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null)
+    }
+}
+
+fn double_labels_every_answer_as_simulated() -> TestResult {
+    let d = Double::new()?;
+    for argv in [
+        &["powershell", "-Command", "Write-Output hi"][..],
+        &["sc.exe", "query", "nope"],
+        &["cmd", "/c", "echo", "hi"],
+        &["buildkitd.exe", "--version"],
+        &["bindprobe.exe", "context"],
+        &["whoami"],
+    ] {
+        let out = d.run(argv);
+        let err = text(&out.stderr);
+        check(err.starts_with(SIMULATED_MARK), || {
+            format!("{argv:?}: first stderr line is not the mark: {err}")
+        })?;
+    }
+    let out = d.run(&["bindprobe.exe", "bind", "C:\\a", "C:\\b"]);
+    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    check(v["simulated"] == true && v["exit_code"] == 1, || {
+        format!("bindprobe bind: {v}")
+    })?;
+    let out = d.run(&["powershell", "-Command", "Get-Process"]);
+    check(
+        !out.status.success() && text(&out.stderr).contains("does not implement 'Get-Process'"),
+        || format!("an unimplemented cmdlet must fail clearly: {}", text(&out.stderr)),
+    )?;
+    let out = d.run(&["notepad.exe"]);
+    check(
+        !out.status.success() && text(&out.stderr).contains("unknown command"),
+        || format!("an unknown command must fail clearly: {}", text(&out.stderr)),
+    )?;
+    Ok(Completion::Completed)
+}
+
+fn double_service_lifecycle_matches_windows() -> TestResult {
+    let d = Double::new()?;
+    // Case-insensitive dispatch, with or without .exe, either separator.
+    let out = d.run(&[
+        "C:/hpc/buildkit/BUILDKITD.EXE",
+        "--register-service",
+        "--service-name",
+        "bk",
+    ]);
+    check(out.status.success(), || format!("register: {}", text(&out.stderr)))?;
+    check(
+        d.services()["bk"]["binPath"] == "C:\\hpc\\buildkit\\BUILDKITD.EXE",
+        || format!("{}", d.services()),
+    )?;
+    check(
+        d.services()["bk"]["args"] == json!(["--run-service", "--service-name", "bk"]),
+        || format!("{}", d.services()),
+    )?;
+    let out = d.run(&["buildkitd", "--register-service", "--service-name", "BK"]);
+    check(out.status.code() == Some(1), || {
+        format!("a second register exits {:?}", out.status.code())
+    })?;
+    check(
+        text(&out.stderr).contains("level=fatal msg=\"The specified service already exists.\""),
+        || format!("second register: {}", text(&out.stderr)),
+    )?;
+    let out = d.run(&["sc", "query", "bk"]);
+    check(text(&out.stdout).contains("1  STOPPED"), || {
+        format!("sc query: {}", text(&out.stdout))
+    })?;
+    let out = d.run(&["pwsh.exe", "-NoProfile", "-Command", "Start-Service bk; Get-Service bk"]);
+    check(out.status.success(), || format!("Start-Service: {}", text(&out.stderr)))?;
+    // Unregistering a running service marks it for deletion; it goes when it stops.
+    let out = d.run(&["buildkitd.exe", "--unregister-service", "--service-name", "bk"]);
+    check(out.status.success(), || format!("unregister: {}", text(&out.stderr)))?;
+    check(d.services()["bk"]["markedForDelete"] == true, || {
+        format!("{}", d.services())
+    })?;
+    let out = d.run(&["sc.exe", "stop", "bk"]);
+    check(out.status.success(), || format!("sc stop: {}", text(&out.stdout)))?;
+    check(d.services().get("bk").is_none(), || {
+        format!("still registered: {}", d.services())
+    })?;
+    let out = d.run(&["sc.exe", "delete", "bk"]);
+    check(text(&out.stdout).contains("FAILED 1060"), || {
+        format!("sc delete of a gone service: {}", text(&out.stdout))
+    })?;
+    Ok(Completion::Completed)
+}
+
+fn double_file_commands_keep_state() -> TestResult {
+    let d = Double::new()?;
+    let script = "New-Item -ItemType Directory -Path C:\\BK\\bin -Force | Out-Null; \
+                  Copy-Item \"$env:CONTAINER_SANDBOX_MOUNT_POINT\\buildkit\\buildkitd.exe\" C:\\bk\\bin\\; \
+                  Test-Path c:\\bk\\BIN\\buildkitd.exe";
+    let out = d.run(&["powershell", "-Command", script]);
+    check(text(&out.stdout).trim() == "True", || {
+        format!("copy + Test-Path: {} {}", text(&out.stdout), text(&out.stderr))
+    })?;
+    check(d.state.path().join("fs/C:/BK/bin/buildkitd.exe").exists(), || {
+        "the copy is not in the state folder".into()
+    })?;
+    check(d.state.path().join("bin/C:\\BK\\bin\\buildkitd.exe").exists(), || {
+        "the copied .exe is not runnable by its Windows path".into()
+    })?;
+    let out = d.run(&["powershell", "-Command", "Remove-Item C:\\bk"]);
+    check(
+        !out.status.success() && text(&out.stderr).contains("has children"),
+        || {
+            format!(
+                "Remove-Item of a non-empty folder without -Recurse: {}",
+                text(&out.stderr)
+            )
+        },
+    )?;
+    let out = d.run(&[
+        "powershell",
+        "-Command",
+        "Remove-Item C:\\bk -Recurse -Force; Test-Path C:\\bk",
+    ]);
+    check(text(&out.stdout).trim() == "False", || {
+        format!("Remove-Item -Recurse: {}", text(&out.stderr))
+    })?;
+    check(!d.state.path().join("bin/C:\\BK\\bin\\buildkitd.exe").exists(), || {
+        "the PATH entry is left".into()
+    })?;
+    let out = d.run(&["cmd.exe", "/c", "mkdir C:\\x"]);
+    check(d.state.path().join("fs/C:/x").is_dir(), || {
+        format!("cmd /c mkdir: {}", text(&out.stderr))
+    })?;
+    let journal = std::fs::read_to_string(d.state.path().join("journal.jsonl")).unwrap_or_default();
+    check(journal.lines().count() == 4, || format!("journal: {journal}"))?;
+    Ok(Completion::Completed)
+}
+
+// ---------------------------------------------------------------------------------------------
 
 fn main() {
     let args = Arguments::from_args();
@@ -952,6 +1119,24 @@ fn main() {
                 None => Ok(Completion::ignored_with("the test bed's status is unknown")),
             },
         ));
+    }
+    type Standalone = fn() -> TestResult;
+    let doubles: [(&str, Standalone); 3] = [
+        (
+            "testbed::double_labels_every_answer_as_simulated",
+            double_labels_every_answer_as_simulated,
+        ),
+        (
+            "testbed::double_service_lifecycle_matches_windows",
+            double_service_lifecycle_matches_windows,
+        ),
+        (
+            "testbed::double_file_commands_keep_state",
+            double_file_commands_keep_state,
+        ),
+    ];
+    for (name, f) in doubles {
+        trials.push(Trial::ignorable_test(name, f));
     }
     trials.push(Trial::ignorable_test(
         "testbed::up_twice_then_down_leaves_nothing",
