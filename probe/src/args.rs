@@ -6,15 +6,17 @@ pub const USAGE: &str = "\
 usage: bindprobe [--text] <command> [options]
 
 commands:
-  bind SRC DST [--rw]
+  bind SRC DST [--rw] [--enable-privileges]
       go-winio ApplyFileBinding(DST, SRC, readOnly) as buildkit calls it: MkdirAll(Dir(DST)),
       BfSetupFilter(NULL job, NO_MULTIPLE_TARGETS | READ_ONLY_MAPPING (unless --rw), DST, SRC).
       On success proves the binding (a marker written in SRC is read through DST), then
       BfRemoveMapping(NULL, DST). SRC and DST are created when missing.
-  layer LAYER_DIR DST [--parent DIR]... [--ro]
+  layer LAYER_DIR DST [--parent DIR]... [--ro] [--enable-privileges]
       containerd's windows-layer mount: ActivateLayer, PrepareLayer, GetLayerMountPath
       (vmcompute.dll), then ApplyFileBinding(DST, <mount>\\Files for a base layer, else <mount>),
       read-write unless --ro. Always UnprepareLayer / DeactivateLayer on the way out.
+  --enable-privileges (bind, layer): first enable SeBackupPrivilege and SeRestorePrivilege, as
+      go-winio's EnableProcessPrivileges does (the seed's buildkitd had them enabled).
   context
       Where the probe runs: job, silo, token user and privileges, CONTAINER_SANDBOX_MOUNT_POINT,
       bindflt service, OS build.
@@ -62,6 +64,8 @@ pub struct BindArgs {
     pub root: String,
     /// `--rw`: a read-write binding (the seed's test-bind.exe passed `readOnly = true`).
     pub read_only: bool,
+    /// `--enable-privileges`: enable SeBackupPrivilege and SeRestorePrivilege first.
+    pub enable_privileges: bool,
 }
 
 /// `layer LAYER_DIR DST [--parent DIR]... [--ro]`.
@@ -75,6 +79,8 @@ pub struct LayerArgs {
     pub parents: Vec<String>,
     /// `--ro`: bind read-only (buildkit mounts the seed's snapshot `[rw]`).
     pub read_only: bool,
+    /// `--enable-privileges`: enable SeBackupPrivilege and SeRestorePrivilege first.
+    pub enable_privileges: bool,
 }
 
 /// `in-silo [options] -- PROGRAM ARGS...`.
@@ -187,11 +193,13 @@ where
         }
         "bind" => {
             let mut read_only = true;
+            let mut enable_privileges = false;
             let mut positional = Vec::new();
             for a in rest {
                 match *a {
                     "--rw" => read_only = false,
                     "--ro" => read_only = true,
+                    "--enable-privileges" => enable_privileges = true,
                     flag if flag.starts_with("--") => {
                         return Err(err(Some("bind"), format!("unknown option {flag:?}")));
                     }
@@ -208,10 +216,12 @@ where
                 source,
                 root,
                 read_only,
+                enable_privileges,
             })
         }
         "layer" => {
             let mut read_only = false;
+            let mut enable_privileges = false;
             let mut parents = Vec::new();
             let mut positional = Vec::new();
             let mut it = rest.iter();
@@ -219,6 +229,7 @@ where
                 match *a {
                     "--ro" => read_only = true,
                     "--rw" => read_only = false,
+                    "--enable-privileges" => enable_privileges = true,
                     "--parent" => match it.next() {
                         Some(p) if !p.starts_with("--") => parents.push((*p).to_owned()),
                         _ => return Err(err(Some("layer"), "--parent needs a directory".into())),
@@ -241,6 +252,7 @@ where
                 root,
                 parents,
                 read_only,
+                enable_privileges,
             })
         }
         "in-silo" => {
@@ -341,8 +353,13 @@ mod tests {
                 source: r"C:\buildkitd\src-test".into(),
                 root: r"C:\buildkitd\dst-test".into(),
                 read_only: true,
+                enable_privileges: false,
             })
         );
+        let Command::Bind(p) = ok(&["bind", "a", "b", "--enable-privileges"]).command else {
+            panic!()
+        };
+        assert!(p.enable_privileges && p.read_only);
         let Command::Bind(b) = ok(&["--text", "bind", "a", "b", "--rw"]).command else {
             panic!()
         };

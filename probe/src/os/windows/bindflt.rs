@@ -198,6 +198,9 @@ pub fn bind(a: &BindArgs) -> Report {
         r
     };
 
+    if a.enable_privileges && !super::context::enable_privileges(&mut rec, super::context::BACKUP_RESTORE) {
+        return done(rec, info);
+    }
     // The seed's test created DST (os.MkdirAll(os.Args[2])), as buildkit's os.MkdirTemp does.
     if !mkdir_all(&mut rec, "mkdir_source", &a.source) || !mkdir_all(&mut rec, "mkdir_root", &a.root) {
         return done(rec, info);

@@ -7,12 +7,13 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::ptr::{null, null_mut};
 
 use windows_sys::Wdk::System::SystemServices::RtlGetVersion;
-use windows_sys::Win32::Foundation::{HANDLE, LocalFree};
+use windows_sys::Win32::Foundation::{ERROR_NOT_ALL_ASSIGNED, HANDLE, LUID, LocalFree};
 use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
 use windows_sys::Win32::Security::{
-    GetTokenInformation, LUID_AND_ATTRIBUTES, LookupAccountSidW, LookupPrivilegeNameW, SE_PRIVILEGE_ENABLED,
-    SE_PRIVILEGE_ENABLED_BY_DEFAULT, SID_NAME_USE, TOKEN_ELEVATION, TOKEN_INFORMATION_CLASS, TOKEN_PRIVILEGES,
-    TOKEN_QUERY, TOKEN_USER, TokenElevation, TokenPrivileges, TokenUser,
+    AdjustTokenPrivileges, GetTokenInformation, LUID_AND_ATTRIBUTES, LookupAccountSidW, LookupPrivilegeNameW,
+    LookupPrivilegeValueW, SE_PRIVILEGE_ENABLED, SE_PRIVILEGE_ENABLED_BY_DEFAULT, SID_NAME_USE,
+    TOKEN_ADJUST_PRIVILEGES, TOKEN_ELEVATION, TOKEN_INFORMATION_CLASS, TOKEN_PRIVILEGES, TOKEN_QUERY, TOKEN_USER,
+    TokenElevation, TokenPrivileges, TokenUser,
 };
 use windows_sys::Win32::System::JobObjects::IsProcessInJob;
 use windows_sys::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_DWORD, RRF_RT_REG_SZ, RegGetValueW};
@@ -27,7 +28,7 @@ use super::silo::{query_limits, query_silo};
 use super::{from_wide, last_error, system32, wide, win_step};
 use crate::hresult::WinError;
 use crate::report::{
-    ContextInfo, FileCheck, KeyPrivilege, OsInfo, Privilege, Recorder, Report, ServiceInfo, UserInfo,
+    ContextInfo, Failure, FileCheck, KeyPrivilege, OsInfo, Privilege, Recorder, Report, ServiceInfo, UserInfo,
     service_state_name,
 };
 
@@ -218,6 +219,63 @@ fn privilege_name(p: &LUID_AND_ATTRIBUTES) -> Option<String> {
     // SAFETY: `buf` is writable for `len` UTF-16 units.
     let ok = unsafe { LookupPrivilegeNameW(null(), &p.Luid, buf.as_mut_ptr(), &mut len) } != 0;
     ok.then(|| from_wide(&buf))
+}
+
+/// The privileges go-winio's `EnableProcessPrivileges` enables before backup-style file access (and the seed's
+/// buildkitd process had enabled).
+pub(crate) const BACKUP_RESTORE: &[&str] = &["SeBackupPrivilege", "SeRestorePrivilege"];
+
+/// go-winio `EnableProcessPrivileges(names)`: `OpenProcessToken(TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY)`,
+/// `LookupPrivilegeValueW` for each, `AdjustTokenPrivileges`, where ERROR_NOT_ALL_ASSIGNED is a failure.
+/// Recorded as `AdjustTokenPrivileges`; a failure is a setup failure.
+pub(crate) fn enable_privileges(rec: &mut Recorder, names: &[&str]) -> bool {
+    const STEP: &str = "AdjustTokenPrivileges";
+    let detail = Some(names.join(","));
+    let fail = |rec: &mut Recorder, err: WinError| {
+        let text = format!("could not enable {}: {}", names.join(", "), super::go_text(err));
+        rec.fail(win_step(STEP, err, detail.clone()), text, Failure::Setup);
+        false
+    };
+    let mut raw: HANDLE = null_mut();
+    // SAFETY: the current-process pseudo handle; `raw` is writable.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &mut raw) } == 0 {
+        return fail(rec, last_error());
+    }
+    // SAFETY: a fresh token handle nothing else owns.
+    let token = unsafe { OwnedHandle::from_raw_handle(raw) };
+    // TOKEN_PRIVILEGES with room for every entry: the header's one entry plus the rest, 8-byte aligned.
+    let words = (size_of::<TOKEN_PRIVILEGES>() + names.len() * size_of::<LUID_AND_ATTRIBUTES>()).div_ceil(8);
+    let mut buf = vec![0u64; words];
+    let tp = buf.as_mut_ptr().cast::<TOKEN_PRIVILEGES>();
+    for (i, name) in names.iter().enumerate() {
+        let wname = wide(name);
+        // SAFETY: LUID is plain data.
+        let mut luid: LUID = unsafe { zeroed() };
+        // SAFETY: `wname` is NUL-terminated and `luid` writable.
+        if unsafe { LookupPrivilegeValueW(null(), wname.as_ptr(), &mut luid) } == 0 {
+            return fail(rec, last_error());
+        }
+        // SAFETY: entry `i` lies inside `buf`, which has room for `names.len()` entries after the count.
+        unsafe {
+            let entry = (&raw mut (*tp).Privileges).cast::<LUID_AND_ATTRIBUTES>().add(i);
+            entry.write(LUID_AND_ATTRIBUTES {
+                Luid: luid,
+                Attributes: SE_PRIVILEGE_ENABLED,
+            });
+        }
+    }
+    // SAFETY: `tp` points into `buf`.
+    unsafe { (*tp).PrivilegeCount = names.len() as u32 };
+    // SAFETY: the token was opened for adjusting; `tp` is a TOKEN_PRIVILEGES with `PrivilegeCount` entries;
+    // no previous state is requested.
+    let ok = unsafe { AdjustTokenPrivileges(token.as_raw_handle(), 0, tp, 0, null_mut(), null_mut()) } != 0;
+    // AdjustTokenPrivileges succeeds even when it assigned nothing; the last error tells.
+    let err = last_error();
+    if !ok || err.win32 == Some(ERROR_NOT_ALL_ASSIGNED) {
+        return fail(rec, err);
+    }
+    rec.ok(STEP, detail);
+    true
 }
 
 fn job(rec: &mut Recorder, c: &mut ContextInfo) {

@@ -157,6 +157,9 @@ pub fn layer(a: &LayerArgs) -> Report {
         r
     };
 
+    if a.enable_privileges && !super::context::enable_privileges(&mut rec, super::context::BACKUP_RESTORE) {
+        return done(rec, info);
+    }
     let source = a.layer.clone();
     let activate_wrap = |e: String| format!("failed to activate layer {source}: {e}");
     let Some(vm) = Vmcompute::load(&mut rec, &activate_wrap) else {
