@@ -49,17 +49,31 @@ fn record_bool(
     ok
 }
 
+/// `SILOOBJECT_BASIC_INFORMATION { DWORD SiloId; DWORD SiloParentId; DWORD NumberOfProcesses; BOOLEAN
+/// IsInServerSilo; BYTE Reserved[3]; }` (hcsshim `internal/winapi/jobobject.go`), with the BOOLEAN read as a byte
+/// so no value the kernel writes can be an invalid `bool`.
+#[repr(C)]
+#[derive(Default)]
+struct SiloObjectBasicInformation {
+    silo_id: u32,
+    silo_parent_id: u32,
+    number_of_processes: u32,
+    is_in_server_silo: u8,
+    reserved: [u8; 3],
+}
+
+const _: () = assert!(size_of::<SiloObjectBasicInformation>() == size_of::<SILOOBJECT_BASIC_INFORMATION>());
+
 /// `QueryInformationJobObject(job, JobObjectSiloBasicInformation)`; `job` NULL means this process's job.
 pub(crate) fn query_silo(job: HANDLE) -> Result<SiloBasic, WinError> {
-    // SAFETY: SILOOBJECT_BASIC_INFORMATION is plain data; all-zero is a valid value.
-    let mut info: SILOOBJECT_BASIC_INFORMATION = unsafe { zeroed() };
+    let mut info = SiloObjectBasicInformation::default();
     // SAFETY: `info` is writable for its size; the layout is the one hcsshim declares for class 36.
     let ok = unsafe {
         QueryInformationJobObject(
             job,
             JobObjectSiloBasicInformation,
             (&raw mut info).cast::<c_void>(),
-            size_of::<SILOOBJECT_BASIC_INFORMATION>() as u32,
+            size_of::<SiloObjectBasicInformation>() as u32,
             null_mut(),
         )
     } != 0;
@@ -67,10 +81,10 @@ pub(crate) fn query_silo(job: HANDLE) -> Result<SiloBasic, WinError> {
         return Err(last_error());
     }
     Ok(SiloBasic {
-        silo_id: info.SiloId,
-        silo_parent_id: info.SiloParentId,
-        number_of_processes: info.NumberOfProcesses,
-        is_in_server_silo: info.IsInServerSilo,
+        silo_id: info.silo_id,
+        silo_parent_id: info.silo_parent_id,
+        number_of_processes: info.number_of_processes,
+        is_in_server_silo: info.is_in_server_silo != 0,
     })
 }
 
