@@ -21,6 +21,7 @@
 
 mod class;
 pub mod code;
+mod decode;
 mod paths;
 pub mod rules;
 pub mod stage;
@@ -126,7 +127,8 @@ pub fn classify(text: &str) -> Classification {
     classifier.finish()
 }
 
-/// Classifies a reader line by line in bounded memory (see [`MAX_LINE`], [`MAX_RECORD`], [`MAX_KEY`]).
+/// Classifies a reader line by line in bounded memory (see [`MAX_LINE`], [`MAX_RECORD`], [`MAX_KEY`]). UTF-16 input
+/// with a byte-order mark (Windows PowerShell 5 redirection) is decoded; other bytes are read as lossy UTF-8.
 pub fn classify_reader(reader: impl BufRead) -> std::io::Result<Classification> {
     stream::classify_reader(reader)
 }

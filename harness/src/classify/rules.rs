@@ -536,4 +536,66 @@ mod tests {
             assert!(!rule.class.is_benign() && rule.class != Class::Unknown, "{}", rule.name);
         }
     }
+
+    #[test]
+    fn harness_and_infrastructure_classes() {
+        let cases = [
+            (
+                "error: deployment \"x\" exceeded its progress deadline",
+                Class::RolloutTimeout,
+            ),
+            (
+                "Waiting for daemon set \"buildkitd-windows\" rollout to finish: 0 of 1 updated pods are available...\nerror: timed out waiting for the condition",
+                Class::RolloutTimeout,
+            ),
+            (
+                "error: timed out waiting for the condition on pods/x",
+                Class::StepTimeout,
+            ),
+            ("failed to solve: context deadline exceeded", Class::StepTimeout),
+            ("error: failed to solve: Canceled: context canceled", Class::Cancelled),
+            (
+                "error: unable to upgrade connection: container not found (\"buildkitd\")",
+                Class::ExecFailed,
+            ),
+            (
+                "OCI runtime exec failed: exec failed: unable to start container process",
+                Class::ExecFailed,
+            ),
+            (
+                "Warning  BackOff  kubelet  Back-off restarting failed container buildkitd in pod x",
+                Class::CrashLoop,
+            ),
+            (
+                "Failed to pull image \"x\": rpc error: code = NotFound",
+                Class::ImagePullFailed,
+            ),
+            (
+                "ERROR: failed to solve: image operating system \"linux\" cannot be used on this platform",
+                Class::PlatformUnsupported,
+            ),
+            (
+                "failed to create scratch layer: no parent layers present: unknown",
+                Class::NestedLayersUnsupported,
+            ),
+            (
+                "failed to record source for layer C:\\s\\1: open C:\\t:containerd.io-source: Incorrect function.",
+                Class::Unknown,
+            ),
+        ];
+        for (text, class) in cases {
+            let got = verdict(text).map(|v| v.0).unwrap_or(Class::Unknown);
+            assert_eq!(got, class, "{text}");
+        }
+    }
+
+    #[test]
+    fn most_specific_rule_wins_within_a_record() {
+        // A RUN step that failed because the compute system went away is the compute system's failure.
+        let text = "The command 'cmd /S /C x' returned a non-zero code: 4294967295: failed to shutdown container: hcsshim::System::waitBackground: (0xc0370110)";
+        assert_eq!(verdict(text).map(|v| v.0), Some(Class::ComputeSystemGone));
+        // An image pull that failed on the platform is a platform problem.
+        let text = "Failed to pull image \"x\": no match for platform in manifest: not found";
+        assert_eq!(verdict(text).map(|v| v.0), Some(Class::PlatformUnsupported));
+    }
 }

@@ -1,9 +1,9 @@
 //! The streaming classifier: physical lines -> logical records -> rule verdicts, in linear time and bounded memory.
 //!
 //! Physical lines are joined into logical records first: buildctl's `#N ERROR:` framing continues on indented
-//! lines; a logrus/JSON line continues while a quoted value is open (a terminal wrapped `msg="..."`); a plain line
-//! continues on the next one when it ends mid-sentence (`:`, `,`, a letter) and the next one does not start a new
-//! structured record. Blank lines end a record. Only the current record (capped), the first error, the best match
+//! lines; a logrus/JSON line continues while a quoted value is open (a terminal wrapped `msg="..."`); any other
+//! line (plain, dated, klog, buildctl) continues on the next one when it ends mid-sentence (`:`, `,`, a letter) and
+//! the next one does not start a new structured record (`#N `, `time=`, `level=`, `{`, a date, a klog header). Blank lines end a record. Only the current record (capped), the first error, the best match
 //! and the warnings are kept, never the log.
 
 use std::io::BufRead;
@@ -36,7 +36,7 @@ enum Level {
 #[derive(Debug, Default)]
 struct Record {
     active: bool,
-    /// A single-line format (logrus, JSON, klog, dated): only indented lines or an open quote continue it.
+    /// A format that escapes its newlines (logrus, JSON): only indented lines or an open quote continue it.
     single_line: bool,
     quote_open: bool,
     last_incomplete: bool,
@@ -149,7 +149,7 @@ impl Classifier {
         let r = &mut self.record;
         r.active = true;
         r.line = self.line_no;
-        r.single_line = structured_start(line) && !line.starts_with('#');
+        r.single_line = line.starts_with("time=") || line.starts_with("level=") || line.starts_with('{');
         r.quote_open = r.single_line && quote_open_after(line, false);
         r.last_incomplete = incomplete(line);
         r.text.clear();
@@ -242,7 +242,8 @@ impl Classifier {
 
 /// Classifies a reader line by line; lines need not be valid UTF-8 (they are read lossily) and are cut at
 /// [`MAX_LINE`] bytes, so memory stays bounded whatever the input.
-pub fn classify_reader(mut reader: impl BufRead) -> std::io::Result<Classification> {
+pub fn classify_reader(reader: impl BufRead) -> std::io::Result<Classification> {
+    let mut reader = super::decode::utf8_reader(reader)?;
     let mut classifier = Classifier::new();
     let mut line = Vec::new();
     loop {
@@ -487,6 +488,17 @@ mod tests {
         let out = c.finish();
         assert_eq!(out.class, Some(Class::LayerActivateFailed));
         assert_eq!(out.first_error.as_deref(), Some("error: context canceled"));
+    }
+
+    #[test]
+    fn reader_decodes_utf16_from_powershell_redirection() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "noise\r\nfailed to bind target \"a\" to root \"b\": Zugriff verweigert\r\n".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let out = classify_reader(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(out.class, Some(Class::BindfltAccessDenied));
+        assert_eq!(out.evidence_line, Some(2));
     }
 
     #[test]

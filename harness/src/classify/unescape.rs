@@ -101,7 +101,7 @@ pub fn quote_open_after(line: &str, open_before: bool) -> bool {
         match b {
             b'\\' => backslashes += 1,
             b'"' => {
-                if backslashes % 2 == 0 {
+                if backslashes.is_multiple_of(2) {
                     open = !open;
                 }
                 backslashes = 0;
