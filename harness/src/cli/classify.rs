@@ -89,7 +89,11 @@ mod tests {
     fn a_readable_file_is_ok_whatever_its_class() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
-        std::fs::write(&path, "hcsshim::PrepareLayer - failed failed in Win32: Incorrect function. (0x1)\n").unwrap();
+        std::fs::write(
+            &path,
+            "hcsshim::PrepareLayer - failed failed in Win32: Incorrect function. (0x1)\n",
+        )
+        .unwrap();
         for json in [false, true] {
             let args = Args {
                 file: Some(path.clone()),
