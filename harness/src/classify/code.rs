@@ -130,6 +130,7 @@ const NAMES: &[(u32, &str)] = &[
     (0x2, "ERROR_FILE_NOT_FOUND"),
     (0x3, "ERROR_PATH_NOT_FOUND"),
     (0x5, "ERROR_ACCESS_DENIED"),
+    (0x15, "ERROR_NOT_READY"),
     (0x20, "ERROR_SHARING_VIOLATION"),
     (0x32, "ERROR_NOT_SUPPORTED"),
     (0x7b, "ERROR_INVALID_NAME"),

@@ -383,14 +383,18 @@ fn level_of(line: &str) -> Level {
         let at = head.find(tag)? + tag.len();
         let rest = head[at..].trim_start_matches(['"', ' ']);
         let end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
-        Some(rest[..end].to_ascii_lowercase())
+        Some(&rest[..end])
     });
     if let Some(word) = word {
-        return match word.as_str() {
-            "trace" | "debug" | "info" | "notice" => Level::Quiet,
-            "warn" | "warning" => Level::Warning,
-            "error" | "fatal" | "panic" | "critical" => Level::Error,
-            _ => Level::Unlevelled,
+        let is = |names: &[&str]| names.iter().any(|n| word.eq_ignore_ascii_case(n));
+        return if is(&["trace", "debug", "info", "notice"]) {
+            Level::Quiet
+        } else if is(&["warn", "warning"]) {
+            Level::Warning
+        } else if is(&["error", "fatal", "panic", "critical"]) {
+            Level::Error
+        } else {
+            Level::Unlevelled
         };
     }
     let b = line.as_bytes();
