@@ -31,7 +31,12 @@ fn main() {
 
     let binary = env!("CARGO_BIN_EXE_harness");
     let started = Instant::now();
-    let status = Command::new(binary).arg("validate").arg(&folder).stdout(std::process::Stdio::null()).status().unwrap();
+    let status = Command::new(binary)
+        .arg("validate")
+        .arg(&folder)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
     let whole_command = started.elapsed();
     assert!(status.success());
 
@@ -39,16 +44,32 @@ fn main() {
     let mut latencies: Vec<Duration> = (0..30)
         .map(|_| {
             let started = Instant::now();
-            let status = Command::new(binary).arg("validate").arg(&one).stdout(std::process::Stdio::null()).status().unwrap();
+            let status = Command::new(binary)
+                .arg("validate")
+                .arg(&one)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap();
             assert!(status.success());
             started.elapsed()
         })
         .collect();
     latencies.sort();
 
-    println!("validate {FILES} files in-process:      {:>8.1} ms ({:.0} us per file)", ms(in_process), in_process.as_secs_f64() * 1e6 / FILES as f64);
-    println!("`harness validate` on {FILES} files:    {:>8.1} ms (target < 1000 ms)", ms(whole_command));
-    println!("`harness validate` on one file, median: {:>8.1} ms, max {:.1} ms over 30 runs (target < 50 ms)", ms(latencies[15]), ms(latencies[29]));
+    println!(
+        "validate {FILES} files in-process:      {:>8.1} ms ({:.0} us per file)",
+        ms(in_process),
+        in_process.as_secs_f64() * 1e6 / FILES as f64
+    );
+    println!(
+        "`harness validate` on {FILES} files:    {:>8.1} ms (target < 1000 ms)",
+        ms(whole_command)
+    );
+    println!(
+        "`harness validate` on one file, median: {:>8.1} ms, max {:.1} ms over 30 runs (target < 50 ms)",
+        ms(latencies[15]),
+        ms(latencies[29])
+    );
 }
 
 fn ms(d: Duration) -> f64 {

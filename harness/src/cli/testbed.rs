@@ -78,7 +78,10 @@ fn node_environment(declared: &scenario::model::Environment) -> Vec<(String, Str
     let mut env = Vec::new();
     if let Some(containerd) = &declared.containerd {
         let version = containerd.trim_start_matches("containerd://");
-        env.push(("TESTBED_WINDOWS_CONTAINER_RUNTIME_VERSION".to_owned(), format!("containerd://{version}")));
+        env.push((
+            "TESTBED_WINDOWS_CONTAINER_RUNTIME_VERSION".to_owned(),
+            format!("containerd://{version}"),
+        ));
     }
     if let Some(kubelet) = declared.kubelet.as_ref().or(declared.k0s.as_ref()) {
         env.push(("TESTBED_WINDOWS_KUBELET_VERSION".to_owned(), kubelet.clone()));

@@ -35,18 +35,29 @@ pub struct Doc {
 impl Doc {
     /// A document for `source`, whose tree is parsed only when a problem must be located in it.
     pub fn new(source: Arc<Source>) -> Doc {
-        Doc { source, tree: OnceLock::new() }
+        Doc {
+            source,
+            tree: OnceLock::new(),
+        }
     }
 
     /// The located tree, or `None` if the text is not well-formed YAML.
     pub fn tree(&self) -> Option<&Node> {
-        self.tree.get_or_init(|| serde_saphyr::from_str_with_options(&self.source.text, options()).ok()).as_ref()
+        self.tree
+            .get_or_init(|| serde_saphyr::from_str_with_options(&self.source.text, options()).ok())
+            .as_ref()
     }
 
     /// A problem at the deepest node of `path` that exists in this document.
     pub fn problem(&self, path: &[&str], message: impl Into<String>) -> Problem {
         let place = self.tree().map(|tree| tree.locate(path).place).unwrap_or_default();
-        Problem::at(&self.source, place.line.max(1), place.column.max(1), place.len.max(1), message)
+        Problem::at(
+            &self.source,
+            place.line.max(1),
+            place.column.max(1),
+            place.len.max(1),
+            message,
+        )
     }
 }
 

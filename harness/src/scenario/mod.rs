@@ -61,7 +61,10 @@ pub fn load_many(files: &[PathBuf]) -> Vec<Result<Arc<Loaded>, Error>> {
             .chunks(chunk)
             .map(|part| scope.spawn(move || part.iter().map(|file| load(file)).collect::<Vec<_>>()))
             .collect();
-        workers.into_iter().flat_map(|worker| worker.join().expect("loading never panics")).collect()
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("loading never panics"))
+            .collect()
     })
 }
 
