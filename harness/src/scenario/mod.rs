@@ -106,8 +106,7 @@ fn daemonset(doc: &Doc, scenario: &Scenario, root: &Path) -> Result<DaemonSet, V
             let Some(real) = validate::fixture_path(&mut checks, at, root, file) else {
                 return Err(checks.problems);
             };
-            let source = load::read(&real, file).map_err(|e| vec![read_problem(doc, at, e)])?;
-            let (manifest_doc, value) = load::parse::<serde_json::Value>(&source).map_err(|e| match e {
+            let (manifest_doc, value) = fixture(&real, file).map_err(|e| match e {
                 Error::Invalid { problems, .. } => problems,
                 other => vec![read_problem(doc, at, other)],
             })?;
@@ -136,6 +135,28 @@ fn daemonset(doc: &Doc, scenario: &Scenario, root: &Path) -> Result<DaemonSet, V
     } else {
         Err(problems)
     }
+}
+
+/// A fixture manifest, read and parsed once per process however many scenarios share it (keyed by its path, size
+/// and modification time, so an edited file is read again).
+fn fixture(real: &Path, name: &str) -> Result<(Doc, serde_json::Value), Error> {
+    type Key = (PathBuf, String, u64, Option<std::time::SystemTime>);
+    type Parsed = std::collections::HashMap<Key, (Arc<error::Source>, serde_json::Value)>;
+    static PARSED: std::sync::LazyLock<std::sync::Mutex<Parsed>> = std::sync::LazyLock::new(Default::default);
+    let meta = std::fs::metadata(real).map_err(|source| Error::Read {
+        path: real.to_owned(),
+        source,
+    })?;
+    let key: Key = (real.to_owned(), name.to_owned(), meta.len(), meta.modified().ok());
+    if let Some((source, value)) = PARSED.lock().ok().and_then(|parsed| parsed.get(&key).cloned()) {
+        return Ok((Doc::new(source), value));
+    }
+    let source = load::read(real, name)?;
+    let (doc, value) = load::parse::<serde_json::Value>(&source)?;
+    if let Ok(mut parsed) = PARSED.lock() {
+        parsed.insert(key, (source, value.clone()));
+    }
+    Ok((doc, value))
 }
 
 fn read_problem(doc: &Doc, at: &[&str], error: Error) -> Problem {
