@@ -145,6 +145,29 @@ pub struct Outcome {
     pub duration_ms: Option<u64>,
 }
 
+impl Outcome {
+    /// This outcome as a snapshot keeps it: what varies per run and machine (durations, and in error lines and
+    /// details timestamps, temp-dir suffixes, pod names, digests, IPs) replaced; classes, codes, stages, versions kept.
+    pub fn normalised(&self) -> Outcome {
+        let mut outcome = self.clone();
+        outcome.duration_ms = outcome.duration_ms.map(|_| 0);
+        for result in std::iter::once(&mut outcome.result).chain(outcome.stages.values_mut()) {
+            if let StepResult::Failed {
+                first_error: Some(line),
+                ..
+            } = result
+            {
+                *line = crate::normalize::normalize(line);
+            }
+        }
+        if !outcome.detail.is_null() {
+            let text = serde_json::to_string(&outcome.detail).unwrap_or_default();
+            outcome.detail = serde_json::from_str(&crate::normalize::normalize(&text)).unwrap_or(outcome.detail);
+        }
+        outcome
+    }
+}
+
 /// The exit code that a set of outcomes calls for: 1 when a verdict differs, 3 when only infrastructure failed.
 pub fn exit_for<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> crate::exit::Exit {
     let mut exit = crate::exit::Exit::Ok;

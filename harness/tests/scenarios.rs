@@ -74,7 +74,7 @@ fn run(case: &Case, context: &Context) -> Result<(), Failed> {
         }
         insta::assert_yaml_snapshot!(
             format!("outcomes__{}__{snapshot_name}", case.lane),
-            normalised(&outcomes)
+            outcomes.iter().map(Outcome::normalised).collect::<Vec<_>>()
         );
     });
     let unexpected: Vec<String> = outcomes
@@ -95,16 +95,4 @@ fn run(case: &Case, context: &Context) -> Result<(), Failed> {
     } else {
         Err(unexpected.join("\n").into())
     }
-}
-
-/// Outcomes with what varies per run replaced: durations.
-fn normalised(outcomes: &[Outcome]) -> Vec<Outcome> {
-    outcomes
-        .iter()
-        .cloned()
-        .map(|mut o| {
-            o.duration_ms = o.duration_ms.map(|_| 0);
-            o
-        })
-        .collect()
 }
