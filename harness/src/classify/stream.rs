@@ -193,11 +193,11 @@ impl Classifier {
         }
         let level = self.record.level.unwrap_or(Level::Unlevelled);
         let key = self.record.key.as_str();
-        if let Some((class, _)) = rules::benign(key) {
-            if !self.warnings.contains(&class) {
-                self.warnings.push(class);
-            }
-            return;
+        let benign = rules::benign(key);
+        if let Some((class, _)) = benign
+            && !self.warnings.contains(&class)
+        {
+            self.warnings.push(class);
         }
         if matches!(level, Level::Quiet | Level::Warning) {
             return;
@@ -213,6 +213,8 @@ impl Classifier {
         };
         let verdict = match rules::evaluate(&facts) {
             Some(v) => v,
+            // A benign warning's own wording ("CDI setup error") does not make it an unknown failure.
+            None if benign.is_some() => return,
             None if level == Level::Error || rules::looks_like_error(key) => rules::unknown(&facts),
             None => return,
         };
@@ -473,6 +475,20 @@ mod tests {
         let out = c.finish();
         assert_eq!(out.class, None);
         assert_eq!(out.first_error, None);
+    }
+
+    #[test]
+    fn benign_warnings_never_hide_a_failure_in_the_same_record() {
+        let mut c = Classifier::new();
+        c.feed_line("CDI setup error C:\\cdi: failed to monitor for changes");
+        c.feed_line("");
+        c.feed_line(
+            "time=\"t\" level=error msg=\"CDI setup error x; failed to bind target a to root b: Access is denied.\"",
+        );
+        let out = c.finish();
+        assert_eq!(out.class, Some(Class::BindfltAccessDenied));
+        assert_eq!(out.warnings, vec![Class::CdiUnavailable]);
+        assert_eq!(out.first_error_line, Some(3));
     }
 
     #[test]
