@@ -253,6 +253,26 @@ fn unknown_placeholders() {
 }
 
 #[test]
+fn scenario_names_are_unique() {
+    let (dir, file) = scratch(seed().as_bytes());
+    std::fs::write(dir.path().join("scenarios/again.yaml"), seed()).unwrap();
+    for command in ["validate", "run"] {
+        let output = harness()
+            .arg(command)
+            .arg(dir.path().join("scenarios"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("bad.yaml:6:9: scenario name `buildkit-6590` is already used by"),
+            "{stderr}"
+        );
+    }
+    drop(file);
+}
+
+#[test]
 fn missing_paths_and_bad_usage_exit_2() {
     harness().args(["validate", "no/such/dir"]).assert().code(2);
     harness().args(["render"]).assert().code(2);

@@ -93,3 +93,74 @@ pub fn annotations() -> BTreeMap<String, String> {
         (STOP_ANNOTATION.to_owned(), service_stop_script()),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(command: &[String]) -> String {
+        let encoded = command.last().unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+        let utf16: Vec<u16> = bytes
+            .chunks(2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+            .collect();
+        String::from_utf16(&utf16).unwrap()
+    }
+
+    #[test]
+    fn the_encoded_command_is_the_script_and_scenario_values_arrive_only_as_environment() {
+        let mut pod = PodSpec {
+            containers: vec![Container {
+                name: "buildkitd".into(),
+                command: Some(vec!["$env:CONTAINER_SANDBOX_MOUNT_POINT/buildkit/buildkitd.exe".into()]),
+                args: Some(vec!["--addr".into(), "tcp://0.0.0.0:1234".into()]),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        };
+        let service = RegisterService {
+            name: "buildkitd".into(),
+            host_dir: r"C:\it's & \bin".into(),
+            log_file: r#"C:\"quoted".log"#.into(),
+        };
+        apply(&mut pod, 0, &service);
+        let container = &pod.containers[0];
+        let command: Vec<String> = container
+            .command
+            .iter()
+            .chain(container.args.iter())
+            .flatten()
+            .cloned()
+            .collect();
+        assert_eq!(command[0], "powershell.exe");
+        assert_eq!(command[command.len() - 2], "-EncodedCommand");
+        let script = decode(&command);
+        assert_eq!(script, service_start_script());
+        assert!(
+            !script.contains("it's") && !script.contains("quoted"),
+            "scenario values must not be pasted into the script"
+        );
+        let env: BTreeMap<_, _> = container
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.as_str(), e.value.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(env["HARNESS_SERVICE_DIR"], service.host_dir);
+        assert_eq!(env["HARNESS_SERVICE_LOG"], service.log_file);
+        assert_eq!(env["HARNESS_BUILDKITD_ARGS"], r#"["--addr","tcp://0.0.0.0:1234"]"#);
+        let stop = container
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.pre_stop.as_ref())
+            .and_then(|h| h.exec.as_ref());
+        assert_eq!(
+            decode(stop.and_then(|e| e.command.as_ref()).unwrap()),
+            service_stop_script()
+        );
+        assert!(
+            service_stop_script().contains("Stop-Service") && service_stop_script().contains("--unregister-service")
+        );
+    }
+}

@@ -52,11 +52,12 @@ pub fn load(path: &Path) -> Result<Arc<Loaded>, Error> {
     from_source(&source, path)
 }
 
-/// Loads every file, spread over the machine's cores; the results in the order of `files`.
+/// Loads every file, spread over the machine's cores; the results in the order of `files`. A scenario whose name an
+/// earlier file already uses is an error too: case names start with it.
 pub fn load_many(files: &[PathBuf]) -> Vec<Result<Arc<Loaded>, Error>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = files.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
+    let results: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = files
             .chunks(chunk)
             .map(|part| scope.spawn(move || part.iter().map(|file| load(file)).collect::<Vec<_>>()))
@@ -65,7 +66,31 @@ pub fn load_many(files: &[PathBuf]) -> Vec<Result<Arc<Loaded>, Error>> {
             .into_iter()
             .flat_map(|worker| worker.join().expect("loading never panics"))
             .collect()
-    })
+    });
+    let mut first_file = std::collections::HashMap::new();
+    results
+        .into_iter()
+        .map(|result| {
+            let loaded = result?;
+            let name = &loaded.scenario.metadata.name;
+            match first_file.insert(name.clone(), loaded.path.clone()) {
+                None => Ok(loaded),
+                Some(first) => {
+                    let problem = loaded
+                        .doc
+                        .problem(
+                            &["metadata", "name"],
+                            format!("scenario name `{name}` is already used by {}", first.display()),
+                        )
+                        .help("every scenario needs its own metadata.name: case names start with it");
+                    Err(Error::Invalid {
+                        file: loaded.doc.source.name.clone(),
+                        problems: vec![problem],
+                    })
+                }
+            }
+        })
+        .collect()
 }
 
 /// Parses and validates scenario text that was read from `path` (which locates the repository for fixture paths).
