@@ -1,6 +1,7 @@
 //! Makes text stable for snapshots: what varies per run and machine becomes a placeholder; classes, codes, stages and versions stay.
 //!
-//! [`normalize`] is pure and idempotent. Its placeholders (see also [`PLACEHOLDERS`]):
+//! [`normalize`] is pure and idempotent, and keeps JSON text valid JSON (it never touches quotes or backslashes).
+//! Its placeholders (see also [`PLACEHOLDERS`]):
 //!
 //! | placeholder | replaces | example |
 //! |---|---|---|
@@ -14,7 +15,7 @@
 //! | `<REF>` | BuildKit's 25-character ref and worker ids | `swoah7anzxal82qqgw104woil` |
 //! | `<IP>` | IPv4 (octets <= 255, not after `v`) and full-form IPv6 addresses | `10.0.75.1` |
 //! | `<POD>` | the random suffix of a pod name; the controller name stays | `buildkitd-windows-<POD>` |
-//! | `<NS>` | namespaces after `namespace=`, `Namespace:`, `-n`, except well-known ones | `harness-1a2b` |
+//! | `<NS>` | namespaces after `namespace=`, `Namespace:`, JSON `"namespace":`, `-n`, except well-known ones | `harness-1a2b` |
 //! | `<PID>` | process ids after `pid=` / `processid=` | `pid=4242` |
 //!
 //! Kept on purpose: classes, HRESULT/Win32/NTSTATUS codes (`0x80070005` has 8 digits), stage words, versions
@@ -121,7 +122,7 @@ static STEPS: LazyLock<Vec<Step>> = LazyLock::new(|| {
             Template("${1}-<POD>"),
         ),
         step(
-            r#"(?i)(\bnamespace[=:]\s*"?|\bnamespace\s+"|(?:^|\s)-n\s+|--namespace[= ])([a-z0-9][-a-z0-9.]*[a-z0-9])"#,
+            r#"(?i)(\bnamespace[=:]\s*"?|\bnamespace"\s*:\s*"|\bnamespace\s+"|(?:^|\s)-n\s+|--namespace[= ])([a-z0-9][-a-z0-9.]*[a-z0-9])"#,
             Func(namespace),
         ),
         step(r"(?i)\b(pid|processid)([=:]\s*)\d+", Template("${1}${2}<PID>")),
@@ -255,6 +256,10 @@ mod tests {
         assert_eq!(normalize("Namespace:    harness-run-42"), "Namespace:    <NS>");
         assert_eq!(normalize("kubectl -n e2e-abc get pods"), "kubectl -n <NS> get pods");
         assert_eq!(normalize("namespace=k8s.io"), "namespace=k8s.io");
+        assert_eq!(
+            normalize(r#"{"namespace":"harness-7f3a","pod":"buildkitd-windows-x7k2p"}"#),
+            r#"{"namespace":"<NS>","pod":"buildkitd-windows-<POD>"}"#
+        );
         assert_eq!(normalize("Namespace: kube-system"), "Namespace: kube-system");
     }
 
@@ -285,6 +290,17 @@ mod tests {
         fn idempotent(text in "[ -~]{0,120}") {
             let once = normalize(&text);
             prop_assert_eq!(normalize(&once), once);
+        }
+
+        #[test]
+        fn keeps_json_valid(value in "\\PC{0,80}", ts in 0u32..60) {
+            let json = serde_json::json!({
+                "namespace": "harness-run",
+                "message": format!("2026-03-18T10:00:{ts:02}Z {value} C:\\t\\buildkit-mount1819228504 \"q\""),
+            })
+            .to_string();
+            let normalized = normalize(&json);
+            prop_assert!(serde_json::from_str::<serde_json::Value>(&normalized).is_ok(), "{}", normalized);
         }
 
         #[test]
