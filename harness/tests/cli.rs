@@ -166,7 +166,7 @@ fn paths_escaping_the_repository() {
         seed()
             .replace(
                 "context: fixtures/builds/hello-servercore",
-                "context: fixtures/../../../../../../etc",
+                "context: fixtures/../scenarios",
             )
             .as_bytes(),
         "leaves fixtures/",
