@@ -1,5 +1,7 @@
-//! Input decoding for the reader entry point: UTF-16LE/BE with a byte-order mark (what Windows PowerShell 5's `>`
-//! writes) is turned into UTF-8 on the fly, in bounded memory; anything else passes through unchanged.
+//! Input decoding for the reader entry point: UTF-16 with a byte-order mark becomes UTF-8 on the fly.
+//!
+//! Windows PowerShell 5's `>` writes UTF-16LE with a BOM; such input is decoded in bounded memory, a UTF-8 BOM is
+//! stripped, anything else passes through unchanged.
 
 use std::io::{BufRead, BufReader, Read};
 
