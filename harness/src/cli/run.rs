@@ -16,7 +16,7 @@ pub struct Args {
     /// Lanes to run (repeatable; default: all). A lane that cannot run here is reported as skipped, with the reason.
     #[arg(long = "lane", value_enum)]
     lanes: Vec<LaneArg>,
-    /// Where to write outcomes.jsonl.
+    /// Where to write outcomes.jsonl, junit.xml and summary.md.
     #[arg(long, default_value = "out")]
     out: PathBuf,
     /// Override a parameter, as `name=value` (repeatable).
@@ -85,13 +85,15 @@ pub fn run(args: Args) -> Exit {
         }
         outcomes.extend(found);
     }
-    match report::write_jsonl(&args.out, &outcomes) {
-        Ok(path) => {
+    match report::write_all(&args.out, &outcomes) {
+        Ok(paths) => {
             print!("{}", report::summary(&outcomes));
-            println!("outcomes: {}", path.display());
+            for path in paths {
+                println!("wrote {}", path.display());
+            }
         }
         Err(e) => {
-            eprintln!("error: cannot write {}: {e}", args.out.join("outcomes.jsonl").display());
+            eprintln!("error: cannot write the reports into {}: {e}", args.out.display());
             return Exit::Infrastructure;
         }
     }

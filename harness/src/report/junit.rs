@@ -1,0 +1,64 @@
+//! JUnit XML, one test suite per lane and one test case per step, carrying the verdict and the real error line.
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::lanes::Lane;
+use crate::outcome::{Outcome, StepResult, Verdict};
+
+/// The JUnit XML of `outcomes`: as-expected verdicts pass, differing ones fail, infrastructure errors are errors.
+pub fn xml(outcomes: &[Outcome]) -> String {
+    let mut report = Report::new("harness");
+    for lane in Lane::ALL {
+        let mut suite = TestSuite::new(lane.as_str());
+        for outcome in outcomes.iter().filter(|o| o.lane == *lane) {
+            suite.add_test_case(case(outcome));
+        }
+        if !suite.test_cases.is_empty() {
+            report.add_test_suite(suite);
+        }
+    }
+    report.to_string().unwrap_or_default()
+}
+
+fn case(outcome: &Outcome) -> TestCase {
+    let observed = match &outcome.result {
+        StepResult::Ok => "ok".to_owned(),
+        StepResult::Failed { class, .. } => class.to_string(),
+        StepResult::Skipped { reason } => format!("skipped: {reason}"),
+    };
+    let expected = outcome.expected.as_deref().unwrap_or("nothing");
+    let message = format!("{}: observed {observed}, expected {expected}", outcome.verdict.as_str());
+    let mut status = match outcome.verdict {
+        Verdict::Skipped => TestCaseStatus::skipped(),
+        Verdict::InfraError => TestCaseStatus::non_success(NonSuccessKind::Error),
+        verdict if !verdict.as_expected() => TestCaseStatus::non_success(NonSuccessKind::Failure),
+        _ => TestCaseStatus::success(),
+    };
+    if !matches!(status, TestCaseStatus::Success { .. }) {
+        status.set_message(message);
+        if let StepResult::Failed {
+            first_error: Some(line),
+            ..
+        } = &outcome.result
+        {
+            status.set_description(line.as_str());
+        }
+    }
+    let mut case = TestCase::new(format!("{} {}", outcome.case, outcome.step), status);
+    case.set_classname(outcome.scenario.as_str());
+    if let Some(ms) = outcome.duration_ms {
+        case.set_time(std::time::Duration::from_millis(ms));
+    }
+    case.add_property(Property::new("verdict", outcome.verdict.as_str()));
+    case.add_property(Property::new(
+        "evidence",
+        serde_json::to_string(&outcome.evidence)
+            .unwrap_or_default()
+            .trim_matches('"'),
+    ));
+    case.add_property(Property::new("observed", observed));
+    if let StepResult::Failed { code: Some(code), .. } = &outcome.result {
+        case.add_property(Property::new("code", code.as_str()));
+    }
+    case
+}

@@ -1,0 +1,104 @@
+//! Summaries for people: a line per outcome on the terminal, and `summary.md` with simulated results shown apart.
+
+use crate::outcome::{Evidence, Outcome, StepResult, Verdict};
+
+const ORDER: [Verdict; 8] = [
+    Verdict::Reproduced,
+    Verdict::Passed,
+    Verdict::NoLongerReproduces,
+    Verdict::Regressed,
+    Verdict::Changed,
+    Verdict::Observed,
+    Verdict::Skipped,
+    Verdict::InfraError,
+];
+
+fn observed(outcome: &Outcome) -> String {
+    match &outcome.result {
+        StepResult::Ok => "ok".to_owned(),
+        StepResult::Failed { class, .. } => class.to_string(),
+        StepResult::Skipped { reason } => format!("skipped: {reason}"),
+    }
+}
+
+/// One line per outcome and a count per verdict; simulated results are marked and counted apart.
+pub fn summary(outcomes: &[Outcome]) -> String {
+    let mut out = String::new();
+    for o in outcomes {
+        let evidence = if o.evidence == Evidence::Simulated {
+            " [simulated]"
+        } else {
+            ""
+        };
+        let expected = o
+            .expected
+            .as_deref()
+            .map(|e| format!(" (expected {e})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<22} {:<8} {} {}: {}{expected}{evidence}\n",
+            o.verdict.as_str(),
+            o.lane.as_str(),
+            o.case,
+            o.step,
+            observed(o)
+        ));
+    }
+    let mut totals = Vec::new();
+    for verdict in ORDER {
+        for (evidence, label) in [(Evidence::Real, ""), (Evidence::Simulated, " (simulated)")] {
+            let count = outcomes
+                .iter()
+                .filter(|o| o.verdict == verdict && o.evidence == evidence)
+                .count();
+            if count > 0 {
+                totals.push(format!("{count} {}{label}", verdict.as_str()));
+            }
+        }
+    }
+    out.push_str(&format!("{} outcome(s): {}\n", outcomes.len(), totals.join(", ")));
+    out
+}
+
+/// `summary.md`: verdicts that differ first, then a table per kind of evidence (simulated results never mixed in).
+pub fn markdown(outcomes: &[Outcome]) -> String {
+    let mut md = String::from("# Harness run\n\n");
+    let differing: Vec<&Outcome> = outcomes.iter().filter(|o| !o.verdict.as_expected()).collect();
+    if differing.is_empty() {
+        md.push_str("Every verdict is as expected.\n\n");
+    } else {
+        md.push_str(&format!(
+            "**{} verdict(s) differ from the scenario's expectations.**\n\n",
+            differing.len()
+        ));
+    }
+    for (evidence, title) in [
+        (Evidence::Real, "Real results"),
+        (
+            Evidence::Simulated,
+            "Simulated results (test doubles; not evidence about Windows)",
+        ),
+    ] {
+        let rows: Vec<&Outcome> = outcomes.iter().filter(|o| o.evidence == evidence).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        md.push_str(&format!(
+            "## {title}\n\n| verdict | lane | case | step | observed | expected |\n|---|---|---|---|---|---|\n"
+        ));
+        for o in rows {
+            let cell = |text: &str| text.replace('|', "\\|");
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                o.verdict.as_str(),
+                o.lane,
+                cell(&o.case),
+                cell(&o.step),
+                cell(&observed(o)),
+                o.expected.as_deref().unwrap_or("")
+            ));
+        }
+        md.push('\n');
+    }
+    md
+}
