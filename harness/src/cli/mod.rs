@@ -15,7 +15,15 @@ use crate::exit::Exit;
 
 /// End-to-end harness for Windows workloads on Kubernetes.
 #[derive(Debug, Parser)]
-#[command(name = "harness", version, about, long_about = None)]
+#[command(
+    name = "harness",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 every verdict as expected, 1 a verdict differs, 2 invalid input or usage, \
+                  3 infrastructure could not run what was asked, 130 interrupted.\n\
+                  Start with `harness validate scenarios/`, then `harness plan` and `harness run`; the format is in docs/scenario.md."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
