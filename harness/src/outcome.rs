@@ -36,6 +36,17 @@ pub enum StepResult {
     },
 }
 
+impl std::fmt::Display for StepResult {
+    /// `ok`, the failure class, or `skipped: reason`: what was observed, in one word where it can be.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepResult::Ok => f.write_str("ok"),
+            StepResult::Failed { class, .. } => write!(f, "{class}"),
+            StepResult::Skipped { reason } => write!(f, "skipped: {reason}"),
+        }
+    }
+}
+
 impl StepResult {
     /// The failure class, if the step failed.
     pub fn class(&self) -> Option<Class> {

@@ -15,7 +15,7 @@ pub struct Args {
     paths: Vec<PathBuf>,
     /// Lanes to run (repeatable; default: all). A lane that cannot run here is reported as skipped, with the reason.
     #[arg(long = "lane", value_enum)]
-    lanes: Vec<LaneArg>,
+    lanes: Vec<Lane>,
     /// Where to write outcomes.jsonl, junit.xml and summary.md.
     #[arg(long, default_value = "out")]
     out: PathBuf,
@@ -30,23 +30,6 @@ pub struct Args {
     run_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum LaneArg {
-    Offline,
-    Host,
-    Cluster,
-}
-
-impl From<LaneArg> for Lane {
-    fn from(lane: LaneArg) -> Lane {
-        match lane {
-            LaneArg::Offline => Lane::Offline,
-            LaneArg::Host => Lane::Host,
-            LaneArg::Cluster => Lane::Cluster,
-        }
-    }
-}
-
 pub fn run(args: Args) -> Exit {
     let scenarios = match load_all(&args.paths) {
         Ok(scenarios) => scenarios,
@@ -58,7 +41,7 @@ pub fn run(args: Args) -> Exit {
     let lanes: Vec<Lane> = if args.lanes.is_empty() {
         Lane::ALL.to_vec()
     } else {
-        args.lanes.iter().map(|&l| l.into()).collect()
+        args.lanes.clone()
     };
     let run_id = args.run_id.unwrap_or_else(default_run_id);
     let context = Context {

@@ -21,11 +21,7 @@ pub fn xml(outcomes: &[Outcome]) -> String {
 }
 
 fn case(outcome: &Outcome) -> TestCase {
-    let observed = match &outcome.result {
-        StepResult::Ok => "ok".to_owned(),
-        StepResult::Failed { class, .. } => class.to_string(),
-        StepResult::Skipped { reason } => format!("skipped: {reason}"),
-    };
+    let observed = outcome.result.to_string();
     let expected = outcome.expected.as_deref().unwrap_or("nothing");
     let message = format!("{}: observed {observed}, expected {expected}", outcome.verdict.as_str());
     let mut status = match outcome.verdict {

@@ -1,6 +1,6 @@
 //! Summaries for people: a line per outcome on the terminal, and `summary.md` with simulated results shown apart.
 
-use crate::outcome::{Evidence, Outcome, StepResult, Verdict};
+use crate::outcome::{Evidence, Outcome, Verdict};
 
 const ORDER: [Verdict; 8] = [
     Verdict::Reproduced,
@@ -12,14 +12,6 @@ const ORDER: [Verdict; 8] = [
     Verdict::Skipped,
     Verdict::InfraError,
 ];
-
-fn observed(outcome: &Outcome) -> String {
-    match &outcome.result {
-        StepResult::Ok => "ok".to_owned(),
-        StepResult::Failed { class, .. } => class.to_string(),
-        StepResult::Skipped { reason } => format!("skipped: {reason}"),
-    }
-}
 
 /// One line per outcome and a count per verdict; simulated results are marked and counted apart.
 pub fn summary(outcomes: &[Outcome]) -> String {
@@ -41,7 +33,7 @@ pub fn summary(outcomes: &[Outcome]) -> String {
             o.lane.as_str(),
             o.case,
             o.step,
-            observed(o)
+            o.result
         ));
     }
     let mut totals = Vec::new();
@@ -94,7 +86,7 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
                 o.lane,
                 cell(&o.case),
                 cell(&o.step),
-                cell(&observed(o)),
+                cell(&o.result.to_string()),
                 o.expected.as_deref().unwrap_or("")
             ));
         }
