@@ -233,6 +233,30 @@ fn expectations_name_known_classes_variants_and_steps() {
 }
 
 #[test]
+fn overrides_select_matrix_cells() {
+    let with = |when: &str| {
+        seed()
+            + &format!(
+                "overrides:\n  - when: {when}\n    expect:\n      cluster:\n        reproduction:\n          build/hello: ok\n"
+            )
+    };
+    rejects(
+        with("{containerd: \"<1.7\"}").as_bytes(),
+        "bad.yaml:86:12: `containerd` is not a matrix axis",
+    );
+    rejects(
+        with("{buildkit: \"<0.1\"}").as_bytes(),
+        "this override matches no matrix cell",
+    );
+    rejects(
+        with("{buildkit: soon}").as_bytes(),
+        "`soon` is not a version requirement",
+    );
+    let (_dir, file) = scratch(with("{buildkit: \">=0.28\"}").as_bytes());
+    harness().arg("validate").arg(&file).assert().success();
+}
+
+#[test]
 fn durations_are_positive() {
     rejects(
         seed().replace("timeout: 10m", "timeout: 0s").as_bytes(),

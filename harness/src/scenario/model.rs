@@ -45,6 +45,22 @@ pub struct Scenario {
     /// What the bug report claims, per lane, variant and step.
     #[serde(default)]
     pub expect: Expectations,
+    /// Expectations that differ in some matrix cells, e.g. where a version is known not to have the bug.
+    /// The last override whose `when` matches a case's cell decides a step; otherwise `expect` does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
+}
+
+/// Expectations for the matrix cells that `when` selects.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Override {
+    /// Matrix axis -> version requirement, e.g. `containerd: "<1.7"`; every entry must hold.
+    pub when: IndexMap<String, String>,
+    /// Why these cells behave differently (shown in reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub expect: Expectations,
 }
 
 /// Who the scenario is about.

@@ -9,7 +9,7 @@ use regex::Regex;
 
 use crate::lanes::Lane;
 use crate::scenario::error::Problem;
-use crate::scenario::expect::{Expectation, LAYER_STAGES};
+use crate::scenario::expect::{Expectation, Expectations, LAYER_STAGES};
 use crate::scenario::load::Doc;
 use crate::scenario::model::{API_VERSION, Probe, Scenario};
 use crate::scenario::params;
@@ -143,7 +143,8 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
         }
         duration(c, &["builds", build_name, "timeout"], &build.timeout);
     }
-    expectations(c, scenario);
+    expectations(c, scenario, &scenario.expect, &["expect"]);
+    overrides(c, scenario);
     checks.problems
 }
 
@@ -289,8 +290,43 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
     }
 }
 
-fn expectations(c: &mut Checks, scenario: &Scenario) {
-    for (lane, variants) in &scenario.expect {
+fn overrides(c: &mut Checks, scenario: &Scenario) {
+    let cells = crate::scenario::matrix::cells(&scenario.matrix);
+    for (i, matrix_override) in scenario.overrides.iter().enumerate() {
+        let index = i.to_string();
+        let mut parsed = Vec::new();
+        for (axis, requirement) in &matrix_override.when {
+            let at = ["overrides", index.as_str(), "when", axis.as_str()];
+            if !scenario.matrix.contains_key(axis) {
+                c.at(
+                    &["overrides", index.as_str(), "when", &format!("@{axis}")],
+                    format!("`{axis}` is not a matrix axis"),
+                    format!("axes: {}", names(scenario.matrix.keys())),
+                );
+                continue;
+            }
+            match Requirement::parse(requirement) {
+                Ok(requirement) => parsed.push((axis, requirement)),
+                Err(message) => c.at(&at, message, "write a comparison and a dotted version, e.g. `<1.7`"),
+            }
+        }
+        if parsed.len() == matrix_override.when.len()
+            && !cells
+                .iter()
+                .any(|cell| parsed.iter().all(|(axis, r)| r.matches(&cell[axis.as_str()])))
+        {
+            c.at(
+                &["overrides", &index, "when"],
+                "this override matches no matrix cell",
+                "check the matrix values, or remove the override",
+            );
+        }
+        expectations(c, scenario, &matrix_override.expect, &["overrides", &index, "expect"]);
+    }
+}
+
+fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, prefix: &[&str]) {
+    for (lane, variants) in expect {
         for (variant, steps) in variants {
             let variant_known = match lane {
                 Lane::Host => HOST_VARIANTS.contains(&variant.as_str()),
@@ -302,15 +338,16 @@ fn expectations(c: &mut Checks, scenario: &Scenario) {
                     _ => scenario.variants.keys().cloned().collect::<Vec<_>>().join(", "),
                 };
                 c.at(
-                    &["expect", lane.as_str(), &format!("@{variant}")],
+                    &[prefix, &[lane.as_str(), &format!("@{variant}")]].concat(),
                     format!("`{variant}` is not a variant of the {lane} lane"),
                     format!("use one of: {choices}"),
                 );
                 continue;
             }
             for (step, expectation) in steps {
-                let at = ["expect", lane.as_str(), variant.as_str(), step.as_str()];
-                let key = ["expect", lane.as_str(), variant.as_str(), &format!("@{step}")];
+                let step_key = format!("@{step}");
+                let at = [prefix, &[lane.as_str(), variant.as_str(), step.as_str()]].concat();
+                let key = [prefix, &[lane.as_str(), variant.as_str(), step_key.as_str()]].concat();
                 let layer = match step.split_once('/') {
                     Some(("probe", probe)) => match scenario.probes.get(probe) {
                         Some(probe) => matches!(probe, Probe::Layer(_)),
@@ -371,7 +408,7 @@ fn expectations(c: &mut Checks, scenario: &Scenario) {
                     }
                     for stage in stages.keys().filter(|s| !LAYER_STAGES.contains(&s.as_str())) {
                         c.at(
-                            &[at.as_slice(), &[&format!("@{stage}")]].concat(),
+                            &[at.as_slice(), &[format!("@{stage}").as_str()]].concat(),
                             format!("`{stage}` is not a layer stage"),
                             format!("stages are: {}", LAYER_STAGES.join(", ")),
                         );
