@@ -73,7 +73,7 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Outcome> {
         None => match case.lane {
             Lane::Offline => offline::run(case, context),
             Lane::Host => host::run(case, context),
-            Lane::Cluster => vec![skipped(case, "lane", "the cluster lane is not built yet".to_owned())],
+            Lane::Cluster => cluster::run(case, context).await,
         },
     }
 }

@@ -1,0 +1,166 @@
+//! The cluster lane against the test bed's real API server and controllers (its Windows node is simulated):
+//! deploy, roll out, probe through exec, tear down, and refuse a namespace the harness did not make.
+//! Skipped, with the reason, when the test bed is down.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use serde_json::Value;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// The test bed's kubeconfig, or why it cannot be used.
+fn testbed() -> Result<PathBuf, String> {
+    let output = Command::new(repository().join("fixtures/testbed/testbed"))
+        .args(["status", "--json"])
+        .output()
+        .map_err(|e| format!("cannot run fixtures/testbed/testbed: {e}"))?;
+    let status: Value =
+        serde_json::from_slice(&output.stdout).map_err(|_| "the test bed's status is unknown".to_owned())?;
+    if status["state"] != "up" {
+        return Err("the test bed is down (bring it up with `harness testbed up`)".to_owned());
+    }
+    Ok(PathBuf::from(status["kubeconfig"].as_str().unwrap_or_default()))
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `harness run --lane cluster --context harness-testbed`: its exit code and outcomes.
+fn run_cluster_lane(kubeconfig: &Path) -> (Option<i32>, Vec<Value>) {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(repository())
+        .env("KUBECONFIG", kubeconfig)
+        .args([
+            "run",
+            "--lane",
+            "cluster",
+            "--context",
+            "harness-testbed",
+            "scenarios/buildkit-6590.yaml",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    (
+        output.status.code(),
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+    )
+}
+
+fn find<'a>(outcomes: &'a [Value], variant: &str, step: &str) -> Result<&'a Value, Failed> {
+    outcomes
+        .iter()
+        .find(|o| o["variant"] == variant && o["step"] == step)
+        .ok_or_else(|| format!("no {variant} {step} outcome in {outcomes:#?}").into())
+}
+
+fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
+    let (code, outcomes) = run_cluster_lane(kubeconfig);
+    if code != Some(0) {
+        return Err(format!("exit {code:?}: {outcomes:#?}").into());
+    }
+    if let Some(real) = outcomes.iter().find(|o| o["evidence"] != "simulated") {
+        return Err(format!("an outcome from the simulated node is not marked simulated: {real:#}").into());
+    }
+    for (variant, step, verdict) in [
+        ("reproduction", "rollout", "passed"),
+        ("reproduction", "probe/bind-plain-dirs", "reproduced"),
+        ("reproduction", "teardown", "passed"),
+        ("workaround", "rollout", "passed"),
+        ("workaround", "service", "skipped"),
+        ("workaround", "teardown", "passed"),
+    ] {
+        let outcome = find(&outcomes, variant, step)?;
+        if outcome["verdict"] != verdict {
+            return Err(format!("{variant} {step}: expected {verdict}, got {outcome:#}").into());
+        }
+    }
+    let probe = find(&outcomes, "reproduction", "probe/bind-plain-dirs")?;
+    if probe["code"] != "0x80070005" || probe["observed"]["containerd"] != "1.7.29" {
+        return Err(format!("the probe's code or the observed environment is wrong: {probe:#}").into());
+    }
+    let namespace = kubectl(
+        kubeconfig,
+        &["get", "namespace", "buildkit", "--ignore-not-found", "-o", "name"],
+    );
+    if !namespace.stdout.is_empty() {
+        return Err("teardown left the namespace behind".into());
+    }
+    Ok(())
+}
+
+fn refuses_a_namespace_it_did_not_make(kubeconfig: &Path) -> Result<(), Failed> {
+    let created = kubectl(kubeconfig, &["create", "namespace", "buildkit"]);
+    if !created.status.success() {
+        return Err(format!(
+            "cannot create the foreign namespace: {}",
+            String::from_utf8_lossy(&created.stderr)
+        )
+        .into());
+    }
+    let (code, outcomes) = run_cluster_lane(kubeconfig);
+    let daemonsets = kubectl(kubeconfig, &["get", "daemonsets", "-n", "buildkit", "-o", "name"]);
+    let still_there = kubectl(kubeconfig, &["get", "namespace", "buildkit", "-o", "name"]);
+    kubectl(kubeconfig, &["delete", "namespace", "buildkit", "--wait=true"]);
+    let rollout = find(&outcomes, "reproduction", "rollout")?;
+    if code != Some(0)
+        || rollout["verdict"] != "skipped"
+        || !rollout["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not made by the harness")
+    {
+        return Err(format!("exit {code:?}, rollout {rollout:#}").into());
+    }
+    if !daemonsets.stdout.is_empty() || still_there.stdout.is_empty() {
+        return Err("the harness changed a namespace it did not make".into());
+    }
+    Ok(())
+}
+
+/// One test against the test bed, given its kubeconfig.
+type Test = fn(&Path) -> Result<(), Failed>;
+
+fn main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
+    let bed = testbed();
+    let tests: [(&str, Test); 2] = [
+        ("cluster::deploys_probes_and_tears_down", deploys_probes_and_tears_down),
+        (
+            "cluster::refuses_a_namespace_it_did_not_make",
+            refuses_a_namespace_it_did_not_make,
+        ),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            let bed = bed.clone();
+            Trial::ignorable_test(name, move || match bed {
+                Ok(kubeconfig) => test(&kubeconfig).map(|()| Completion::Completed),
+                Err(reason) => Ok(Completion::ignored_with(reason)),
+            })
+        })
+        .collect();
+    // The two tests share the test bed's `buildkit` namespace: one at a time.
+    libtest_mimic::run(
+        &Arguments {
+            test_threads: Some(1),
+            ..args
+        },
+        trials,
+    )
+    .exit_code()
+}
