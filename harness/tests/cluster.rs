@@ -131,18 +131,120 @@ fn refuses_a_namespace_it_did_not_make(kubeconfig: &Path) -> Result<(), Failed> 
     Ok(())
 }
 
+fn janitor_removes_only_what_the_harness_made(kubeconfig: &Path) -> Result<(), Failed> {
+    let ours = "harness-janitor-test";
+    for (name, labels) in [
+        (ours, "app.kubernetes.io/managed-by=harness harness/run-id=janitor-test"),
+        ("not-harness", ""),
+    ] {
+        kubectl(kubeconfig, &["create", "namespace", name]);
+        if !labels.is_empty() {
+            let mut args = vec!["label", "namespace", name];
+            args.extend(labels.split(' '));
+            kubectl(kubeconfig, &args);
+        }
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .env("KUBECONFIG", kubeconfig)
+        .args(["janitor", "--context", "harness-testbed", "--run-id", "janitor-test"])
+        .output()
+        .unwrap();
+    let left = kubectl(
+        kubeconfig,
+        &["get", "namespace", ours, "--ignore-not-found", "-o", "name"],
+    );
+    let foreign = kubectl(
+        kubeconfig,
+        &["get", "namespace", "not-harness", "--ignore-not-found", "-o", "name"],
+    );
+    kubectl(kubeconfig, &["delete", "namespace", "not-harness", "--wait=true"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() || !stdout.contains(ours) || !left.stdout.is_empty() {
+        return Err(format!(
+            "janitor did not remove {ours}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    if foreign.stdout.is_empty() {
+        return Err("janitor deleted a namespace the harness did not make".into());
+    }
+    Ok(())
+}
+
+/// Ctrl-C in the middle of a case: exit 130, and the namespace the run made is gone.
+fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(repository())
+        .env("KUBECONFIG", kubeconfig)
+        .args([
+            "run",
+            "--lane",
+            "cluster",
+            "--context",
+            "harness-testbed",
+            "scenarios/buildkit-6590.yaml",
+            "--out",
+        ])
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while kubectl(
+        kubeconfig,
+        &["get", "namespace", "buildkit", "--ignore-not-found", "-o", "name"],
+    )
+    .stdout
+    .is_empty()
+    {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("the run never created its namespace".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let left = kubectl(
+        kubeconfig,
+        &["get", "namespace", "buildkit", "--ignore-not-found", "-o", "name"],
+    );
+    if output.status.code() != Some(130) || !left.stdout.is_empty() {
+        return Err(format!(
+            "exit {:?}, namespace left: {}\n{stderr}",
+            output.status.code(),
+            !left.stdout.is_empty()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// One test against the test bed, given its kubeconfig.
 type Test = fn(&Path) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 2] = [
+    let tests: [(&str, Test); 4] = [
         ("cluster::deploys_probes_and_tears_down", deploys_probes_and_tears_down),
         (
             "cluster::refuses_a_namespace_it_did_not_make",
             refuses_a_namespace_it_did_not_make,
         ),
+        (
+            "cluster::janitor_removes_only_what_the_harness_made",
+            janitor_removes_only_what_the_harness_made,
+        ),
+        ("cluster::an_interrupted_run_tears_down", an_interrupted_run_tears_down),
     ];
     let trials = tests
         .into_iter()
@@ -154,7 +256,7 @@ fn main() -> std::process::ExitCode {
             })
         })
         .collect();
-    // The two tests share the test bed's `buildkit` namespace: one at a time.
+    // The tests share the test bed's `buildkit` namespace: one at a time.
     libtest_mimic::run(
         &Arguments {
             test_threads: Some(1),

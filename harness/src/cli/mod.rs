@@ -2,6 +2,7 @@
 
 mod classify;
 mod discover;
+mod janitor;
 mod overrides;
 mod plan;
 mod render;
@@ -43,6 +44,8 @@ enum Command {
     Run(run::Args),
     /// Bring the local test bed up or down, or show its status (kubeconfig and context).
     Testbed(testbed::Args),
+    /// Remove what earlier runs left on a cluster: namespaces labelled as made by the harness (by run id, or all).
+    Janitor(janitor::Args),
 }
 
 impl Cli {
@@ -55,6 +58,7 @@ impl Cli {
             Command::Plan(args) => plan::run(args),
             Command::Run(args) => run::run(args),
             Command::Testbed(args) => testbed::run(args),
+            Command::Janitor(args) => janitor::run(args),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::cli::{load_all, overrides};
 use crate::exit::Exit;
-use crate::lanes::{self, Context, Lane};
+use crate::lanes::{self, Context, Lane, cluster};
 use crate::{outcome, plan, report};
 
 /// Arguments of `harness run`.
@@ -59,14 +59,30 @@ pub fn run(args: Args) -> Exit {
     };
     let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let mut outcomes = Vec::new();
-    for planned in &planned {
-        let found = runtime.block_on(lanes::run(&planned.case, &context));
-        if progress {
-            for o in &found {
-                eprintln!("{} {} {}: {}", o.verdict.as_str(), o.lane, o.case, o.step);
+    let interrupted = runtime.block_on(async {
+        for planned in &planned {
+            let found = tokio::select! {
+                found = lanes::run(&planned.case, &context) => found,
+                _ = tokio::signal::ctrl_c() => return true,
+            };
+            if progress {
+                for o in &found {
+                    eprintln!("{} {} {}: {}", o.verdict.as_str(), o.lane, o.case, o.step);
+                }
+            }
+            outcomes.extend(found);
+        }
+        false
+    });
+    if interrupted {
+        // The case in flight was dropped where it stood: remove everything this run made, by its label.
+        eprintln!("interrupted: tearing down what run {} made", context.run_id);
+        if let Some(name) = &context.kube_context {
+            match runtime.block_on(cluster::janitor(name, Some(&context.run_id))) {
+                Ok(removed) => eprintln!("removed namespaces: {}", removed.join(", ")),
+                Err(e) => eprintln!("error: teardown after the interruption failed: {e}"),
             }
         }
-        outcomes.extend(found);
     }
     match report::write_all(&args.out, &outcomes) {
         Ok(paths) => {
@@ -80,7 +96,11 @@ pub fn run(args: Args) -> Exit {
             return Exit::Infrastructure;
         }
     }
-    outcome::exit_for(&outcomes)
+    if interrupted {
+        Exit::Interrupted
+    } else {
+        outcome::exit_for(&outcomes)
+    }
 }
 
 fn default_run_id() -> String {

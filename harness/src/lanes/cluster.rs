@@ -520,3 +520,35 @@ fn timed(mut outcome: Outcome, started: Instant) -> Outcome {
     outcome.duration_ms = Some(started.elapsed().as_millis() as u64);
     outcome
 }
+
+/// Deletes the namespaces the harness made on `context_name` (only those of `run_id`, when given), waits until they
+/// are gone, and returns their names. Namespaces without the harness's label are never touched.
+pub async fn janitor(context_name: &str, run_id: Option<&str>) -> Result<Vec<String>, String> {
+    let client = connect(context_name).await?;
+    let namespaces = Api::<Namespace>::all(client);
+    let mut selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
+    if let Some(run_id) = run_id {
+        selector.push_str(&format!(",{}={run_id}", render::RUN_LABEL));
+    }
+    let found = namespaces
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut removed = Vec::new();
+    for namespace in found.items {
+        let (Some(name), Some(uid)) = (namespace.metadata.name, namespace.metadata.uid) else {
+            continue;
+        };
+        namespaces
+            .delete(&name, &DeleteParams::foreground())
+            .await
+            .map_err(|e| format!("cannot delete {name}: {e}"))?;
+        let gone = await_condition(namespaces.clone(), &name, conditions::is_deleted(&uid));
+        tokio::time::timeout(DELETE_TIMEOUT, gone)
+            .await
+            .map_err(|_| format!("namespace `{name}` still exists after {}s", DELETE_TIMEOUT.as_secs()))?
+            .map_err(|e| e.to_string())?;
+        removed.push(name);
+    }
+    Ok(removed)
+}
