@@ -1,7 +1,6 @@
 //! Problems found in a scenario file, each pointing at the line and column it is about, with a hint what to do.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 
@@ -107,8 +106,6 @@ impl Error {
     }
 }
 
-/// A shared source, for problems found after loading.
-pub type SharedSource = Arc<Source>;
 
 /// A diagnostic as the user reads it: with colour on a terminal, plain (but still with the snippet) otherwise.
 pub fn render(diagnostic: &dyn Diagnostic) -> String {

@@ -112,8 +112,3 @@ impl JsonSchema for Expected {
         })
     }
 }
-
-/// The name of a step in expectations and outcomes: `rollout`, `probe/<name>`, `build/<name>`, `teardown`, `render`.
-pub fn step_kinds() -> &'static [&'static str] {
-    &["render", "rollout", "service", "probe/", "build/", "teardown"]
-}
