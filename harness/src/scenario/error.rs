@@ -106,7 +106,6 @@ impl Error {
     }
 }
 
-
 /// A diagnostic as the user reads it: with colour on a terminal, plain (but still with the snippet) otherwise.
 pub fn render(diagnostic: &dyn Diagnostic) -> String {
     use std::io::IsTerminal;
