@@ -35,14 +35,15 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// `harness run --lane cluster --context harness-testbed`: its exit code and outcomes.
-fn run_cluster_lane(kubeconfig: &Path) -> (Option<i32>, Vec<Value>) {
-    let out = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+/// The command `harness run --lane cluster --context harness-testbed` for the seed scenario, reports into `out`.
+fn cluster_lane(kubeconfig: &Path, out: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
+    command
         .current_dir(repository())
         .env("KUBECONFIG", kubeconfig)
+        .arg("run");
+    command
         .args([
-            "run",
             "--lane",
             "cluster",
             "--context",
@@ -50,9 +51,14 @@ fn run_cluster_lane(kubeconfig: &Path) -> (Option<i32>, Vec<Value>) {
             "scenarios/buildkit-6590.yaml",
             "--out",
         ])
-        .arg(out.path())
-        .output()
-        .unwrap();
+        .arg(out);
+    command
+}
+
+/// `harness run --lane cluster --context harness-testbed`: its exit code and outcomes.
+fn run_cluster_lane(kubeconfig: &Path) -> (Option<i32>, Vec<Value>) {
+    let out = tempfile::tempdir().unwrap();
+    let output = cluster_lane(kubeconfig, out.path()).output().unwrap();
     let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
     (
         output.status.code(),
@@ -175,19 +181,7 @@ fn janitor_removes_only_what_the_harness_made(kubeconfig: &Path) -> Result<(), F
 /// Ctrl-C in the middle of a case: exit 130, and the namespace the run made is gone.
 fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     let out = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .current_dir(repository())
-        .env("KUBECONFIG", kubeconfig)
-        .args([
-            "run",
-            "--lane",
-            "cluster",
-            "--context",
-            "harness-testbed",
-            "scenarios/buildkit-6590.yaml",
-            "--out",
-        ])
-        .arg(out.path())
+    let mut child = cluster_lane(kubeconfig, out.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
