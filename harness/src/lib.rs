@@ -7,6 +7,7 @@ pub mod lanes;
 pub mod normalize;
 pub mod outcome;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod scenario;
