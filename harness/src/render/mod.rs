@@ -1,5 +1,6 @@
 //! Renders a case into the exact manifests the cluster lane applies: the harness's namespace and the DaemonSet under test.
 
+mod winargs;
 mod workaround;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::scenario::matrix::Case;
 use crate::scenario::params;
 
-pub use workaround::{service_start_script, service_stop_script};
+pub use workaround::{powershell, service_start_script, service_stop_script};
 
 /// The label every object the harness creates carries, with the run that created it: how teardown and the janitor find them.
 pub const RUN_LABEL: &str = "harness/run-id";
@@ -75,8 +76,13 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
         None => 0,
     };
     pod.containers[index].image = Some(image);
+    // The workload runs only on the nodes the scenario selects; its values win over the DaemonSet's.
+    let node_selector = &loaded.scenario.cluster.node_selector;
+    if !node_selector.is_empty() {
+        pod.node_selector.get_or_insert_default().extend(node_selector.clone());
+    }
     if let Some(service) = &loaded.scenario.variants[case.variant.as_str()].register_service {
-        workaround::apply(pod, index, service);
+        workaround::apply(pod, index, service, run_id);
         daemonset
             .metadata
             .annotations
@@ -97,4 +103,41 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
         ..Namespace::default()
     };
     Manifests { namespace, daemonset }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::lanes::Lane;
+    use crate::scenario::{error::Source, from_source, matrix};
+
+    #[test]
+    fn the_scenarios_node_selector_is_merged_into_the_pod_and_wins() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/buildkit-6590.yaml");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "  nodeSelector:\n    kubernetes.io/os: windows\n",
+            "  nodeSelector:\n    kubernetes.io/os: windows-selected\n    harness/pool: builders\n",
+        );
+        let source = Arc::new(Source {
+            name: "selector.yaml".into(),
+            text,
+        });
+        let loaded = from_source(&source, &path).unwrap_or_else(|e| panic!("{}", e.render()));
+        for case in matrix::cases(&loaded, &[Lane::Cluster]) {
+            let manifests = render(&case, "run-1", &IndexMap::new());
+            let pod = manifests.daemonset.spec.and_then(|s| s.template.spec).unwrap();
+            assert_eq!(
+                pod.node_selector.unwrap(),
+                BTreeMap::from([
+                    ("harness/pool".to_owned(), "builders".to_owned()),
+                    ("kubernetes.io/os".to_owned(), "windows-selected".to_owned()),
+                ]),
+                "{}",
+                case.name()
+            );
+        }
+    }
 }

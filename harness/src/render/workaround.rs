@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, EnvVar, ExecAction, Lifecycle, LifecycleHandler, PodSpec};
 
+use super::winargs::command_line;
 use crate::scenario::model::RegisterService;
 
 const COMMON: &str = include_str!("service-common.ps1");
@@ -45,29 +46,38 @@ pub fn powershell(script: &str) -> Vec<String> {
 pub const START_ANNOTATION: &str = "harness/service-start-script";
 pub const STOP_ANNOTATION: &str = "harness/service-stop-script";
 
-/// Turns the container at `index` from "run buildkitd" into "run buildkitd as a service", keeping its arguments.
-pub fn apply(pod: &mut PodSpec, index: usize, service: &RegisterService) {
+/// Turns the container at `index` from "run buildkitd" into "run buildkitd as a service" for the run `run_id`, keeping
+/// its arguments. The command lines for buildkitd.exe and sc.exe are quoted here, so the script passes them on as they
+/// are.
+pub fn apply(pod: &mut PodSpec, index: usize, service: &RegisterService, run_id: &str) {
     let container: &mut Container = &mut pod.containers[index];
-    let executable = container
-        .command
-        .as_ref()
-        .and_then(|c| c.first())
-        .cloned()
-        .unwrap_or_default();
-    let arguments = serde_json::to_string(container.args.as_deref().unwrap_or_default()).unwrap_or_default();
+    let command = container.command.as_deref().unwrap_or_default();
+    let executable = command.first().cloned().unwrap_or_default();
+    let log_file = format!("--log-file={}", service.log_file);
+    let register: Vec<&str> = ["--register-service", "--service-name", &service.name]
+        .into_iter()
+        .chain(command.iter().skip(1).map(String::as_str))
+        .chain(container.args.iter().flatten().map(String::as_str))
+        .chain([log_file.as_str()])
+        .collect();
     let env = [
+        ("HARNESS_RUN_ID", run_id.to_owned()),
         ("HARNESS_SERVICE_NAME", service.name.clone()),
         ("HARNESS_SERVICE_DIR", service.host_dir.clone()),
-        ("HARNESS_SERVICE_LOG", service.log_file.clone()),
         ("HARNESS_BUILDKITD_EXE", executable),
-        ("HARNESS_BUILDKITD_ARGS", arguments),
+        ("HARNESS_REGISTER_ARGS", command_line(&register)),
+        (
+            "HARNESS_UNREGISTER_ARGS",
+            command_line(&["--unregister-service", "--service-name", &service.name]),
+        ),
+        ("HARNESS_SC_DELETE_ARGS", command_line(&["delete", &service.name])),
     ];
     container
         .env
         .get_or_insert_default()
         .extend(env.map(|(name, value)| EnvVar {
             name: name.to_owned(),
-            value: Some(value),
+            value: Some(literal(&value)),
             value_from: None,
         }));
     let mut command = powershell(&service_start_script());
@@ -86,6 +96,13 @@ pub fn apply(pod: &mut PodSpec, index: usize, service: &RegisterService) {
     pod.termination_grace_period_seconds = Some(90);
 }
 
+/// `value` escaped for an environment variable's `value`, which the kubelet expands: `$(NAME)` becomes the value of
+/// the container's variable NAME and `$$` becomes `$`. Doubling every `$` keeps the value exactly as written, so no
+/// other value can be spliced, unquoted, into a command line quoted here.
+fn literal(value: &str) -> String {
+    value.replace('$', "$$")
+}
+
 /// The plain-text copies of the scripts, keyed by annotation.
 pub fn annotations() -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -97,6 +114,7 @@ pub fn annotations() -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::winargs::tests::split;
 
     fn decode(command: &[String]) -> String {
         let encoded = command.last().unwrap();
@@ -108,23 +126,61 @@ mod tests {
         String::from_utf16(&utf16).unwrap()
     }
 
-    #[test]
-    fn the_encoded_command_is_the_script_and_scenario_values_arrive_only_as_environment() {
-        let mut pod = PodSpec {
+    /// The kubelet's expansion of an environment value: `$$` is `$`, `$(NAME)` the value of an earlier NAME.
+    fn kubelet_expand(value: &str, earlier: &BTreeMap<String, String>) -> String {
+        let mut expanded = String::new();
+        let mut rest = value;
+        while let Some(at) = rest.find('$') {
+            expanded.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            if let Some(tail) = after.strip_prefix('$') {
+                expanded.push('$');
+                rest = tail;
+            } else if let Some((name, tail)) = after.strip_prefix('(').and_then(|r| r.split_once(')')) {
+                match earlier.get(name) {
+                    Some(value) => expanded.push_str(value),
+                    None => expanded.push_str(&format!("$({name})")),
+                }
+                rest = tail;
+            } else {
+                expanded.push('$');
+                rest = after;
+            }
+        }
+        expanded + rest
+    }
+
+    /// The container's environment as the script sees it.
+    fn environment(container: &Container) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for var in container.env.iter().flatten() {
+            let value = kubelet_expand(var.value.as_deref().unwrap_or_default(), &env);
+            env.insert(var.name.clone(), value);
+        }
+        env
+    }
+
+    fn pod(args: &[&str]) -> PodSpec {
+        PodSpec {
             containers: vec![Container {
                 name: "buildkitd".into(),
                 command: Some(vec!["$env:CONTAINER_SANDBOX_MOUNT_POINT/buildkit/buildkitd.exe".into()]),
-                args: Some(vec!["--addr".into(), "tcp://0.0.0.0:1234".into()]),
+                args: Some(args.iter().map(|&a| a.to_owned()).collect()),
                 ..Container::default()
             }],
             ..PodSpec::default()
-        };
+        }
+    }
+
+    #[test]
+    fn the_encoded_command_is_the_script_and_scenario_values_arrive_only_as_environment() {
+        let mut pod = pod(&["--addr", "tcp://0.0.0.0:1234"]);
         let service = RegisterService {
             name: "buildkitd".into(),
             host_dir: r"C:\it's & \bin".into(),
-            log_file: r#"C:\"quoted".log"#.into(),
+            log_file: r#"C:\"log-sentinel".log"#.into(),
         };
-        apply(&mut pod, 0, &service);
+        apply(&mut pod, 0, &service, "run-sentinel");
         let container = &pod.containers[0];
         let command: Vec<String> = container
             .command
@@ -138,18 +194,33 @@ mod tests {
         let script = decode(&command);
         assert_eq!(script, service_start_script());
         assert!(
-            !script.contains("it's") && !script.contains("quoted"),
+            !script.contains("it's") && !script.contains("log-sentinel") && !script.contains("run-sentinel"),
             "scenario values must not be pasted into the script"
         );
-        let env: BTreeMap<_, _> = container
-            .env
-            .iter()
-            .flatten()
-            .map(|e| (e.name.as_str(), e.value.clone().unwrap_or_default()))
-            .collect();
+        let env = environment(container);
+        assert_eq!(env["HARNESS_RUN_ID"], "run-sentinel");
+        assert_eq!(env["HARNESS_SERVICE_NAME"], service.name);
         assert_eq!(env["HARNESS_SERVICE_DIR"], service.host_dir);
-        assert_eq!(env["HARNESS_SERVICE_LOG"], service.log_file);
-        assert_eq!(env["HARNESS_BUILDKITD_ARGS"], r#"["--addr","tcp://0.0.0.0:1234"]"#);
+        assert_eq!(
+            env["HARNESS_BUILDKITD_EXE"],
+            "$env:CONTAINER_SANDBOX_MOUNT_POINT/buildkit/buildkitd.exe"
+        );
+        assert_eq!(
+            split(&env["HARNESS_REGISTER_ARGS"]),
+            [
+                "--register-service",
+                "--service-name",
+                "buildkitd",
+                "--addr",
+                "tcp://0.0.0.0:1234",
+                r#"--log-file=C:\"log-sentinel".log"#
+            ]
+        );
+        assert_eq!(
+            split(&env["HARNESS_UNREGISTER_ARGS"]),
+            ["--unregister-service", "--service-name", "buildkitd"]
+        );
+        assert_eq!(split(&env["HARNESS_SC_DELETE_ARGS"]), ["delete", "buildkitd"]);
         let stop = container
             .lifecycle
             .as_ref()
@@ -160,7 +231,74 @@ mod tests {
             service_stop_script()
         );
         assert!(
-            service_stop_script().contains("Stop-Service") && service_stop_script().contains("--unregister-service")
+            service_stop_script().contains("Stop-Service") && service_stop_script().contains("HARNESS_UNREGISTER_ARGS")
         );
+    }
+
+    #[test]
+    fn hostile_log_file_and_args_register_exactly_the_intended_argv() {
+        let args = [
+            "--addr",
+            "npipe:////./pipe/buildkitd",
+            r"--root=C:\dir with space\",
+            r#"a\\"b"#,
+            "",
+            "$(HARNESS_SERVICE_NAME)",
+            "$$(HARNESS_RUN_ID)",
+        ];
+        let mut pod = pod(&args);
+        let service = RegisterService {
+            name: r#"svc" --addr "tcp://0.0.0.0:4445"#.into(),
+            host_dir: r"C:\buildkitd\bin".into(),
+            log_file: r#"C:\x.log" --addr "tcp://0.0.0.0:4444"#.into(),
+        };
+        apply(&mut pod, 0, &service, "run-1");
+        let register = split(&environment(&pod.containers[0])["HARNESS_REGISTER_ARGS"]);
+        let log_file = format!("--log-file={}", service.log_file);
+        let intended: Vec<&str> = ["--register-service", "--service-name", &service.name]
+            .into_iter()
+            .chain(args)
+            .chain([log_file.as_str()])
+            .collect();
+        assert_eq!(register, intended);
+        assert_eq!(register.iter().filter(|a| *a == "--addr").count(), 1, "{register:?}");
+    }
+
+    #[test]
+    fn the_scripts_match_names_exactly_and_touch_only_the_harnesss_service() {
+        let start = service_start_script();
+        let stop = service_stop_script();
+        for script in [&start, &stop] {
+            assert!(
+                !script.contains("-Name $name"),
+                "Get-/Stop-/Start-Service -Name take wildcards"
+            );
+            assert!(script.contains("$_.ServiceName -eq $name"));
+            assert!(
+                !script.contains("& $"),
+                "native programs run through Invoke-Quoted only"
+            );
+            // The name is checked before the first thing that could change the node.
+            let refusal = script.find(r"'[*?\[\]\\/\p{Cc}]'").unwrap();
+            for change in [
+                "Stop-Service",
+                "Start-Service",
+                "New-Item",
+                "Copy-Item",
+                "Invoke-Quoted $",
+            ] {
+                assert!(
+                    script.find(change).is_none_or(|at| at > refusal),
+                    "{change} before the name check"
+                );
+            }
+        }
+        assert!(start.contains("ERROR_SERVICE_EXISTS (1073) harness: service $name exists and was not registered by the harness; nothing was changed"));
+        // The unmarked service is refused before the leftover removal, the copy and the registration.
+        let refused = start.find("ERROR_SERVICE_EXISTS").unwrap();
+        let removal = start.find("Remove-BuildkitService -AnyRun").unwrap();
+        assert!(refused < removal && removal < start.find("$env:HARNESS_REGISTER_ARGS").unwrap());
+        assert!(start.find("Set-HarnessMark\n").unwrap() < start.find("Start-Service").unwrap());
+        assert!(stop.ends_with("Remove-BuildkitService\n"));
     }
 }
