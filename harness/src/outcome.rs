@@ -81,25 +81,14 @@ pub enum Verdict {
 impl Verdict {
     /// Holds a result against an expectation.
     pub fn of(result: &StepResult, expected: Option<Expected>) -> Verdict {
-        let infrastructure = |class: Class| {
-            matches!(
-                class,
-                Class::RolloutTimeout
-                    | Class::ImagePullFailed
-                    | Class::CrashLoop
-                    | Class::BuildkitdUnreachable
-                    | Class::ExecFailed
-                    | Class::StepTimeout
-                    | Class::Cancelled
-            )
-        };
         match (result, expected) {
             (StepResult::Skipped { .. }, _) => Verdict::Skipped,
+            (StepResult::Failed { class, .. }, Some(Expected::Fails(want))) if *class == want => Verdict::Reproduced,
+            // A step the harness could not observe is never judged, not even as `observe`: it is an infrastructure error.
+            (StepResult::Failed { class, .. }, _) if class.is_infrastructure() => Verdict::InfraError,
             (_, None | Some(Expected::Observe)) => Verdict::Observed,
             (StepResult::Ok, Some(Expected::Ok)) => Verdict::Passed,
             (StepResult::Ok, Some(Expected::Fails(_))) => Verdict::NoLongerReproduces,
-            (StepResult::Failed { class, .. }, Some(Expected::Fails(want))) if *class == want => Verdict::Reproduced,
-            (StepResult::Failed { class, .. }, _) if infrastructure(*class) => Verdict::InfraError,
             (StepResult::Failed { .. }, Some(Expected::Ok)) => Verdict::Regressed,
             (StepResult::Failed { .. }, Some(Expected::Fails(_))) => Verdict::Changed,
         }
@@ -157,6 +146,22 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Removes every secret from the text this outcome carries (error lines, reasons, details): done once, before any
+    /// reporter sees it.
+    pub fn redact(&mut self) {
+        for result in std::iter::once(&mut self.result).chain(self.stages.values_mut()) {
+            match result {
+                StepResult::Failed {
+                    first_error: Some(text),
+                    ..
+                }
+                | StepResult::Skipped { reason: text } => *text = crate::redact::secrets(text).into_owned(),
+                _ => {}
+            }
+        }
+        crate::redact::value(&mut self.detail);
+    }
+
     /// This outcome as a snapshot keeps it: what varies per run and machine (durations, and in error lines and
     /// details timestamps, temp-dir suffixes, pod names, digests, IPs) replaced; classes, codes, stages, versions kept.
     pub fn normalised(&self) -> Outcome {
@@ -179,14 +184,15 @@ impl Outcome {
     }
 }
 
-/// The exit code that a set of outcomes calls for: 1 when a verdict differs, 3 when only infrastructure failed.
+/// The exit code that a set of outcomes calls for: 3 when infrastructure failed anywhere (a run that could not look
+/// is never green, and never reads as a verdict), else 1 when a verdict differs, else 0.
 pub fn exit_for<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> crate::exit::Exit {
     let mut exit = crate::exit::Exit::Ok;
     for outcome in outcomes {
         if outcome.verdict == Verdict::InfraError {
-            exit = exit.max(crate::exit::Exit::Infrastructure);
+            return crate::exit::Exit::Infrastructure;
         } else if !outcome.verdict.as_expected() {
-            return crate::exit::Exit::VerdictDiffers;
+            exit = crate::exit::Exit::VerdictDiffers;
         }
     }
     exit
@@ -227,6 +233,14 @@ mod tests {
         );
         assert_eq!(Verdict::of(&StepResult::Ok, Some(Expected::Ok)), Verdict::Passed);
         assert_eq!(Verdict::of(&failed(denied), Some(Expected::Observe)), Verdict::Observed);
+        // Infrastructure failures are errors even where nothing, or `observe`, is expected.
+        for expected in [None, Some(Expected::Observe)] {
+            assert_eq!(Verdict::of(&failed(Class::ExecFailed), expected), Verdict::InfraError);
+        }
+        assert_eq!(
+            Verdict::of(&failed(Class::CrashLoop), Some(Expected::Fails(Class::CrashLoop))),
+            Verdict::Reproduced
+        );
         let skipped = StepResult::Skipped {
             reason: "no Windows host".into(),
         };

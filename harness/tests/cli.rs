@@ -257,10 +257,18 @@ fn overrides_select_matrix_cells() {
 }
 
 #[test]
-fn durations_are_positive() {
+fn durations_are_between_a_second_and_a_day() {
     rejects(
         seed().replace("timeout: 10m", "timeout: 0s").as_bytes(),
-        "bad.yaml:61:14: duration `0s` is zero",
+        "bad.yaml:61:14: duration `0s` is shorter than 1s",
+    );
+    rejects(
+        seed().replace("timeout: 10m", "timeout: 1ns").as_bytes(),
+        "duration `1ns` is shorter than 1s",
+    );
+    rejects(
+        seed().replace("timeout: 10m", "timeout: 99999999999h").as_bytes(),
+        "is longer than 24h",
     );
     rejects(
         seed().replace("timeout: 10m", "timeout: soon").as_bytes(),
@@ -392,4 +400,315 @@ fn run_writes_outcomes_and_skips_lanes_with_reasons() {
             .filter(|o| o["lane"] != "offline")
             .all(|o| o["verdict"] == "skipped" && o["reason"].is_string())
     );
+}
+
+/// The seed with its DaemonSet fixture replaced by `manifest`, in a scratch repository; rejected with `expected`.
+fn rejects_daemonset(manifest: &str, expected: &str) {
+    let (dir, file) = scratch(seed().as_bytes());
+    std::fs::write(
+        dir.path().join("fixtures/daemonsets/buildkitd-hostprocess.yaml"),
+        manifest,
+    )
+    .unwrap();
+    let output = harness().arg("validate").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(stderr.contains(expected), "`{expected}` not in:\n{stderr}");
+    assert!(stderr.contains("help:"), "no hint in:\n{stderr}");
+}
+
+fn seed_daemonset() -> String {
+    std::fs::read_to_string(repository().join("fixtures/daemonsets/buildkitd-hostprocess.yaml")).unwrap()
+}
+
+#[test]
+fn service_names_are_plain_names_and_never_the_nodes_own() {
+    for (name, expected) in [
+        ("'*'", "is not a service name the harness registers"),
+        ("'k*'", "is not a service name the harness registers"),
+        ("'buildkitd?'", "is not a service name the harness registers"),
+        ("\"build\\tkitd\"", "is not a service name the harness registers"),
+        ("kubelet", "is a service the node itself runs"),
+        ("containerd", "is a service the node itself runs"),
+        ("KUBE-PROXY", "is a service the node itself runs"),
+    ] {
+        rejects(
+            seed()
+                .replace("name: buildkitd\n", &format!("name: {name}\n"))
+                .as_bytes(),
+            expected,
+        );
+    }
+}
+
+#[test]
+fn windows_paths_hold_no_quotes_or_control_characters() {
+    rejects(
+        seed()
+            .replace(
+                r"logFile: 'C:\buildkitd\buildkitd.log'",
+                r#"logFile: 'C:\x" --addr "tcp://0.0.0.0:4444'"#,
+            )
+            .as_bytes(),
+        "a character Windows does not allow in paths",
+    );
+}
+
+#[test]
+fn dockerfiles_stay_inside_their_build_context() {
+    for dockerfile in ["../../../etc/passwd", "/etc/passwd", "sub/../../Dockerfile"] {
+        rejects(
+            seed()
+                .replace(
+                    "    platform: windows/amd64",
+                    &format!("    dockerfile: '{dockerfile}'\n    platform: windows/amd64"),
+                )
+                .as_bytes(),
+            "is not a path inside the build context",
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_fixtures_folder_is_not_the_repository_and_no_file_is_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/", dir.path().join("fixtures")).unwrap();
+    std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
+    let file = dir.path().join("scenarios/bad.yaml");
+    std::fs::write(
+        &file,
+        seed().replace("fixtures/daemonsets/buildkitd-hostprocess.yaml", "fixtures/etc/passwd"),
+    )
+    .unwrap();
+    let output = harness().arg("validate").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        !stderr.contains("root:"),
+        "a file outside the repository was echoed:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_problem_shows_only_its_own_line_of_a_file() {
+    let mut manifest = seed_daemonset();
+    manifest.push_str("# secret-neighbour-line\nbogus: [\n");
+    let (dir, file) = scratch(seed().as_bytes());
+    std::fs::write(
+        dir.path().join("fixtures/daemonsets/buildkitd-hostprocess.yaml"),
+        manifest,
+    )
+    .unwrap();
+    let output = harness().arg("validate").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("secret-neighbour-line"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_are_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("scenario.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for command in ["validate", "classify"] {
+        let output = harness().arg(command).arg(&fifo).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{command}: {output:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("not a regular file"));
+    }
+}
+
+#[test]
+fn a_matrix_that_explodes_is_refused_fast_with_its_size() {
+    for (axes, values) in [(6, 10), (8, 8)] {
+        let matrix: String = (0..axes)
+            .map(|a| {
+                let list: Vec<String> = (0..values).map(|v| format!("\"{v}.0\"")).collect();
+                format!("  axis{a}: [{}]\n", list.join(", "))
+            })
+            .collect();
+        let text = seed().replace(
+            "matrix:\n  buildkit: [v0.28.0]\n",
+            &format!("matrix:\n  buildkit: [v0.28.0]\n{matrix}"),
+        );
+        let started = std::time::Instant::now();
+        rejects(text.as_bytes(), "cases (");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
+
+#[test]
+fn images_are_one_word() {
+    rejects(
+        seed()
+            .replace(
+                r#"image: "${registry}/buildkitd:windows-${buildkit}-servercore-ltsc2022""#,
+                r#"image: """#,
+            )
+            .as_bytes(),
+        "the image is empty",
+    );
+    rejects(
+        seed()
+            .replace(
+                r#"image: "${registry}/buildkitd:windows-${buildkit}-servercore-ltsc2022""#,
+                r#"image: "a\nb""#,
+            )
+            .as_bytes(),
+        "the image is empty or holds whitespace",
+    );
+}
+
+#[test]
+fn the_daemonset_names_its_own_namespace_and_one_endpoint() {
+    let seed = seed_daemonset();
+    rejects_daemonset(
+        &seed.replace("namespace: buildkit", "namespace: kube-system"),
+        "one of the cluster's own namespaces",
+    );
+    rejects_daemonset(
+        &seed.replace("  namespace: buildkit\n", ""),
+        "has no metadata.namespace",
+    );
+    rejects_daemonset(
+        &seed.replace("namespace: buildkit", "namespace: Bad_NS/../kube-system"),
+        "is not a valid namespace name",
+    );
+    rejects_daemonset(
+        &seed.replace("  name: buildkitd-windows\n  namespace", "  namespace"),
+        "has no metadata.name",
+    );
+    rejects_daemonset(
+        &seed.replace(
+            "            - --addr\n",
+            "            - --addr\n            - tcp://0.0.0.0:4444\n            - --addr\n",
+        ),
+        "more than one `--addr`",
+    );
+    rejects_daemonset(
+        &seed.replace(
+            "      containers:\n",
+            "      containers:\n        - name: sidecar\n          image: IMAGE\n",
+        ),
+        "none is named as the one under test",
+    );
+}
+
+#[test]
+fn parser_messages_speak_of_the_file_not_of_rust() {
+    for (from, to, expected) in [
+        ("  name: buildkit-6590", "  name: null", "this key needs a value"),
+        ("port: 1234", "port: 99999", "expected a whole number from 0 to 65535"),
+        (
+            "kind: Scenario",
+            "kind: Scenario\nkind: Scenario",
+            "duplicate mapping key: kind",
+        ),
+    ] {
+        let (_dir, file) = scratch(seed().replacen(from, to, 1).as_bytes());
+        let output = harness().arg("validate").arg(&file).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "`{expected}` not in {stderr}");
+        for rust in ["Option<", "DuplicateKeyPolicy", "u16"] {
+            assert!(!stderr.contains(rust), "`{rust}` leaks into {stderr}");
+        }
+    }
+}
+
+#[test]
+fn control_characters_never_reach_the_terminal() {
+    let (_dir, file) = scratch(
+        seed()
+            .replace("  name: buildkit-6590", "  name: \"x\\e[2J\\0y\"")
+            .as_bytes(),
+    );
+    let output = harness().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        !output.stderr.contains(&0x1b) && !output.stderr.contains(&0),
+        "{:?}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("\\u{1b}"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    for command in [
+        "render scenarios/buildkit-6590.yaml",
+        "plan",
+        "validate",
+        "run --lane offline --out",
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let line = if command.ends_with("--out") {
+            format!("{command} {}", out.path().display())
+        } else {
+            command.to_owned()
+        };
+        let output = std::process::Command::new("sh")
+            .current_dir(repository())
+            .arg("-c")
+            .arg(format!(
+                "'{}' {line} | head -c 1 >/dev/null; sleep 0.2",
+                env!("CARGO_BIN_EXE_harness")
+            ))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+    }
+}
+
+#[test]
+fn run_refuses_bad_usage_before_it_acts() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    for (args, expected) in [
+        (
+            vec!["--set", "regsitry=x"],
+            "no scenario declares a parameter `regsitry`",
+        ),
+        (vec!["--set", "buildkit=v9"], "is a matrix axis"),
+        (vec!["--run-id", "Bad_ID/../x"], "is not a run id"),
+        (vec!["--out", file.to_str().unwrap()], "is not a folder"),
+        (vec!["--request-timeout", "0s"], "outside 1s to 10m"),
+    ] {
+        let output = harness()
+            .current_dir(repository())
+            .args(["run", "--lane", "offline"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: `{expected}` not in {stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn reports_replace_a_symlink_instead_of_following_it() {
+    let out = tempfile::tempdir().unwrap();
+    let victim = out.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, out.path().join("summary.md")).unwrap();
+    let output = harness()
+        .current_dir(repository())
+        .args(["run", "--lane", "offline", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(!out.path().join("summary.md").symlink_metadata().unwrap().is_symlink());
 }

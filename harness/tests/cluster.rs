@@ -122,9 +122,10 @@ fn refuses_a_namespace_it_did_not_make(kubeconfig: &Path) -> Result<(), Failed> 
     let still_there = kubectl(kubeconfig, &["get", "namespace", "buildkit", "-o", "name"]);
     kubectl(kubeconfig, &["delete", "namespace", "buildkit", "--wait=true"]);
     let rollout = find(&outcomes, "reproduction", "rollout")?;
-    if code != Some(0)
-        || rollout["verdict"] != "skipped"
-        || !rollout["reason"]
+    if code != Some(3)
+        || rollout["verdict"] != "infra-error"
+        || rollout["class"] != "not-owned"
+        || !rollout["first_error"]
             .as_str()
             .unwrap_or("")
             .contains("not made by the harness")
@@ -151,6 +152,7 @@ fn janitor_removes_only_what_the_harness_made(kubeconfig: &Path) -> Result<(), F
         }
     }
     let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(repository())
         .env("KUBECONFIG", kubeconfig)
         .args(["janitor", "--context", "harness-testbed", "--run-id", "janitor-test"])
         .output()

@@ -35,6 +35,8 @@ pub enum Class {
     ExecFailed,
     StepTimeout,
     Cancelled,
+    /// The harness refused to act on something it could not prove this run made; nothing was changed.
+    NotOwned,
 }
 
 impl Class {
@@ -65,6 +67,7 @@ impl Class {
         Class::ExecFailed,
         Class::StepTimeout,
         Class::Cancelled,
+        Class::NotOwned,
     ];
 
     /// The stable identifier, e.g. `bindflt-access-denied`.
@@ -95,12 +98,29 @@ impl Class {
             Class::ExecFailed => "exec-failed",
             Class::StepTimeout => "step-timeout",
             Class::Cancelled => "cancelled",
+            Class::NotOwned => "not-owned",
         }
     }
 
     /// Benign warnings are recorded but never make a step fail.
     pub fn is_benign(self) -> bool {
         matches!(self, Class::CdiUnavailable | Class::NullNetwork)
+    }
+
+    /// Harness and infrastructure classes: the step could not be observed, whatever the scenario expects of it
+    /// (unless it expects exactly this class).
+    pub fn is_infrastructure(self) -> bool {
+        matches!(
+            self,
+            Class::RolloutTimeout
+                | Class::ImagePullFailed
+                | Class::CrashLoop
+                | Class::BuildkitdUnreachable
+                | Class::ExecFailed
+                | Class::StepTimeout
+                | Class::Cancelled
+                | Class::NotOwned
+        )
     }
 
     /// Looks a class up by its identifier.

@@ -22,10 +22,18 @@ pub fn run(args: Args) -> Exit {
     let result = match args.file.as_deref() {
         None => classify_reader(std::io::stdin().lock()),
         Some(path) if path.as_os_str() == "-" => classify_reader(std::io::stdin().lock()),
+        // A FIFO, device or socket would block or never end: only regular files are read by name.
+        Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => {
+            errln!(
+                "harness classify: {} is not a regular file\n  help: give a file, or pipe the text into `harness classify -`",
+                path.display()
+            );
+            return Exit::InvalidInput;
+        }
         Some(path) => match std::fs::File::open(path) {
             Ok(file) => classify_reader(BufReader::new(file)),
             Err(e) => {
-                eprintln!("harness classify: cannot read {}: {e}", path.display());
+                errln!("harness classify: cannot read {}: {e}", path.display());
                 return Exit::InvalidInput;
             }
         },
@@ -37,7 +45,7 @@ pub fn run(args: Args) -> Exit {
                 .file
                 .as_deref()
                 .map_or("standard input".into(), |p| p.display().to_string());
-            eprintln!("harness classify: cannot read {what}: {e}");
+            errln!("harness classify: cannot read {what}: {e}");
             return Exit::InvalidInput;
         }
     };
@@ -46,7 +54,7 @@ pub fn run(args: Args) -> Exit {
         // A closed pipe (`| head`) is not an error of ours.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
         Err(e) => {
-            eprintln!("harness classify: cannot write the result: {e}");
+            errln!("harness classify: cannot write the result: {e}");
             Exit::Infrastructure
         }
     }

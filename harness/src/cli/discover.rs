@@ -17,7 +17,7 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Exit> {
         } else if path.exists() {
             files.push(path.clone());
         } else {
-            eprintln!(
+            errln!(
                 "error: {}: no such file or folder\n  help: give scenario files or folders of them, e.g. `scenarios/`",
                 path.display()
             );
@@ -25,7 +25,7 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Exit> {
         }
     }
     if files.is_empty() {
-        eprintln!(
+        errln!(
             "error: no scenario files (*.yaml) found in {}",
             paths
                 .iter()

@@ -1,12 +1,18 @@
-//! `harness janitor --context NAME [--run-id ID]`: removes what earlier runs left on a cluster, found by label.
+//! `harness janitor --context NAME [--run-id ID] [SCENARIOS...]`: removes what earlier runs left on a cluster, found by
+//! the harness's run label, on a context a scenario allows or on the harness's test bed only.
 
+use std::path::PathBuf;
+
+use crate::cli::{checked_context, load_all};
 use crate::exit::Exit;
 use crate::lanes::cluster;
 
 /// Arguments of `harness janitor`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The kube context to clean (from KUBECONFIG); only namespaces labelled as made by the harness are deleted.
+    /// The scenarios whose allowed contexts the janitor may clean (default: `scenarios/`).
+    paths: Vec<PathBuf>,
+    /// The kube context to clean (from KUBECONFIG): allowed by a scenario, or the harness's test bed.
     #[arg(long)]
     context: String,
     /// Only what this run made.
@@ -15,26 +21,40 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
+    if let Some(run_id) = &args.run_id
+        && let Err(message) = crate::cli::run::check_run_id(run_id)
+    {
+        errln!("error: --run-id `{run_id}` {message}\n  help: use lower-case letters, digits and dashes");
+        return Exit::InvalidInput;
+    }
+    let scenarios = match load_all(&args.paths) {
+        Ok(scenarios) => scenarios,
+        Err(exit) => return exit,
+    };
+    let target = match checked_context(&args.context, &scenarios, std::time::Duration::from_secs(30)) {
+        Ok(target) => target,
+        Err(exit) => return exit,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return Exit::Infrastructure;
         }
     };
-    match runtime.block_on(cluster::janitor(&args.context, args.run_id.as_deref())) {
+    match runtime.block_on(cluster::janitor(&target, args.run_id.as_deref())) {
         Ok(removed) if removed.is_empty() => {
-            println!("nothing left by the harness on {}", args.context);
+            outln!("nothing left by the harness on {}", args.context);
             Exit::Ok
         }
         Ok(removed) => {
             for name in removed {
-                println!("removed namespace {name}");
+                outln!("removed namespace {name}");
             }
             Exit::Ok
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Exit::Infrastructure
         }
     }

@@ -1,5 +1,40 @@
 //! The `harness` command line: one module per subcommand, each turning its arguments into an [`Exit`].
 
+/// `print!` that never panics: when stdout is gone (a closed pipe), the text is dropped and the command goes on, so a
+/// run piped into `head` still tears down and writes its reports. Text is shown with control characters escaped.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), "{}", crate::redact::printable(&format!($($arg)*)));
+    }};
+}
+
+/// `println!` that never panics (see [`out!`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{}", crate::redact::printable(&format!($($arg)*)));
+    }};
+}
+
+/// `eprintln!` that never panics, with secrets redacted and control characters escaped.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let text = format!($($arg)*);
+        let _ = writeln!(std::io::stderr(), "{}", crate::redact::printable(&crate::redact::secrets(&text)));
+    }};
+}
+
+/// Prints a rendered diagnostic to stderr as it is (its colours kept; the scenario text in it was made printable when
+/// the problem was found), never panicking.
+macro_rules! diagln {
+    ($text:expr) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{}", $text);
+    }};
+}
+
 mod classify;
 mod discover;
 mod janitor;
@@ -65,7 +100,7 @@ impl Cli {
 
 /// Prints a scenario's problems, each with its place and hint, and exits 2.
 fn invalid(error: crate::scenario::Error) -> Exit {
-    eprintln!("{}", error.render());
+    diagln!(error.render());
     Exit::InvalidInput
 }
 
@@ -79,9 +114,37 @@ fn load_all(paths: &[std::path::PathBuf]) -> Result<Vec<std::sync::Arc<crate::sc
             Ok(scenario) => loaded.push(scenario),
             Err(error) => {
                 failed = true;
-                eprintln!("{}", error.render());
+                diagln!(error.render());
             }
         }
     }
     if failed { Err(Exit::InvalidInput) } else { Ok(loaded) }
+}
+
+/// Checks `--context NAME` before anything runs (it must be in the kubeconfig, and allowed by one of `scenarios` or be
+/// the harness's test bed); on failure prints why and returns the exit code (2 for usage, 3 for infrastructure).
+fn checked_context(
+    name: &str,
+    scenarios: &[std::sync::Arc<crate::scenario::Loaded>],
+    timeout: std::time::Duration,
+) -> Result<crate::lanes::cluster::Target, Exit> {
+    let mut allowed: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| s.scenario.cluster.contexts.iter().cloned())
+        .collect();
+    allowed.sort();
+    allowed.dedup();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            errln!("error: cannot start the async runtime: {e}");
+            Exit::Infrastructure
+        })?;
+    runtime
+        .block_on(crate::lanes::cluster::check(name, &allowed, timeout))
+        .map_err(|e| {
+            errln!("error: {e}\n  help: {}", e.help());
+            e.exit()
+        })
 }

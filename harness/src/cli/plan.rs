@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::load_all;
+use crate::cli::{checked_context, load_all};
 use crate::exit::Exit;
 use crate::lanes::{Context, Lane};
 use crate::plan;
@@ -22,19 +22,26 @@ pub fn run(args: Args) -> Exit {
         Ok(scenarios) => scenarios,
         Err(exit) => return exit,
     };
+    let cluster = match &args.context {
+        Some(name) => match checked_context(name, &scenarios, std::time::Duration::from_secs(30)) {
+            Ok(target) => Some(target),
+            Err(exit) => return exit,
+        },
+        None => None,
+    };
     let context = Context {
-        kube_context: args.context,
+        cluster,
         ..Context::default()
     };
     let planned = plan::plan(&scenarios, Lane::ALL, &context);
     let runs = planned.iter().filter(|p| p.skip.is_none()).count();
     for p in &planned {
         match &p.skip {
-            None => println!("run   {:<8} {}", p.case.lane, p.case.name()),
-            Some(reason) => println!("skip  {:<8} {}: {reason}", p.case.lane, p.case.name()),
+            None => outln!("run   {:<8} {}", p.case.lane, p.case.name()),
+            Some(reason) => outln!("skip  {:<8} {}: {reason}", p.case.lane, p.case.name()),
         }
     }
-    println!(
+    outln!(
         "{} case(s) x lane(s): {runs} run here, {} skipped",
         planned.len(),
         planned.len() - runs

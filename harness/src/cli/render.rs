@@ -42,7 +42,7 @@ pub fn run(args: Args) -> Exit {
         && !loaded.scenario.variants.contains_key(variant)
     {
         let known: Vec<&String> = loaded.scenario.variants.keys().collect();
-        eprintln!(
+        errln!(
             "error: {} has no variant `{variant}`\n  help: choose one of {known:?}",
             args.scenario.display()
         );
@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Exit {
         .filter(|case| cell.iter().all(|(axis, value)| case.cell.get(axis) == Some(value)))
         .collect();
     if cases.is_empty() {
-        eprintln!(
+        errln!(
             "error: no matrix cell of {} matches {:?}",
             args.scenario.display(),
             args.cell
@@ -62,8 +62,8 @@ pub fn run(args: Args) -> Exit {
         return Exit::InvalidInput;
     }
     for case in cases {
-        println!("# {}", case.name());
-        print!("{}", render::render(&case, &args.run_id, &set).to_yaml());
+        outln!("# {}", case.name());
+        out!("{}", render::render(&case, &args.run_id, &set).to_yaml());
     }
     Exit::Ok
 }

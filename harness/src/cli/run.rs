@@ -2,10 +2,14 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::cli::{load_all, overrides};
 use crate::exit::Exit;
 use crate::lanes::{self, Context, Lane, cluster};
+use crate::scenario::Loaded;
 use crate::{outcome, plan, report};
 
 /// Arguments of `harness run`.
@@ -22,12 +26,15 @@ pub struct Args {
     /// Override a parameter, as `name=value` (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
-    /// The kube context the cluster lane may act on (it must be allowed by the scenario).
+    /// The kube context the cluster lane may act on (it must be allowed by a scenario, or be the harness's test bed).
     #[arg(long)]
     context: Option<String>,
-    /// Labels everything the run creates (default: derived from the time).
+    /// Labels everything the run creates (default: derived from the time); lower-case letters, digits and dashes.
     #[arg(long)]
     run_id: Option<String>,
+    /// The longest one Kubernetes API request may take, e.g. `30s` (1s to 10m).
+    #[arg(long, default_value = "30s", value_parser = request_timeout)]
+    request_timeout: Duration,
 }
 
 pub fn run(args: Args) -> Exit {
@@ -38,68 +45,185 @@ pub fn run(args: Args) -> Exit {
     let Ok(overrides) = overrides::parse("--set", &args.set) else {
         return Exit::InvalidInput;
     };
+    if let Err(message) = overrides::check_parameters(&overrides, &scenarios) {
+        errln!("error: {message}");
+        return Exit::InvalidInput;
+    }
+    let run_id = args.run_id.unwrap_or_else(default_run_id);
+    if let Err(message) = check_run_id(&run_id) {
+        errln!(
+            "error: --run-id `{run_id}` {message}\n  help: use lower-case letters, digits and dashes, e.g. nightly-42"
+        );
+        return Exit::InvalidInput;
+    }
+    if let Err(message) = report::prepare(&args.out) {
+        errln!(
+            "error: --out {}: {message}\n  help: give a folder (it is created if missing)",
+            args.out.display()
+        );
+        return Exit::InvalidInput;
+    }
     let lanes: Vec<Lane> = if args.lanes.is_empty() {
         Lane::ALL.to_vec()
     } else {
         args.lanes.clone()
     };
-    let run_id = args.run_id.unwrap_or_else(default_run_id);
-    let context = Context {
-        run_id,
-        overrides,
-        kube_context: args.context,
-    };
-    let planned = plan::plan(&scenarios, &lanes, &context);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return Exit::Infrastructure;
         }
     };
+    // Signals are caught from here on: an interruption stops between steps, tears down and still writes reports.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    runtime.spawn(on_signal(interrupted.clone(), stop.clone()));
+
+    let cluster = match (&args.context, lanes.contains(&Lane::Cluster)) {
+        (Some(name), true) => {
+            let allowed = allowed_contexts(&scenarios);
+            let checked = runtime.block_on(async {
+                tokio::select! {
+                    checked = cluster::check(name, &allowed, args.request_timeout) => Some(checked),
+                    _ = stop.notified() => None,
+                }
+            });
+            match checked {
+                Some(Ok(target)) => Some(target),
+                // The cluster could not be looked at: every cluster case says so in the reports, and the run exits 3.
+                Some(Err(e)) if e.exit() == Exit::Infrastructure => {
+                    errln!("error: {e}\n  help: {}", e.help());
+                    Some(cluster::Target::broken(name, args.request_timeout, e.to_string()))
+                }
+                Some(Err(e)) => {
+                    errln!("error: {e}\n  help: {}", e.help());
+                    return e.exit();
+                }
+                None => return Exit::Interrupted,
+            }
+        }
+        _ => None,
+    };
+    let context = Context {
+        run_id,
+        overrides,
+        cluster,
+        ledger: cluster::Ledger::default(),
+    };
+    let planned = plan::plan(&scenarios, &lanes, &context);
     let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let mut outcomes = Vec::new();
-    let interrupted = runtime.block_on(async {
+    runtime.block_on(async {
         for planned in &planned {
+            if interrupted.load(Ordering::SeqCst) {
+                break;
+            }
             let found = tokio::select! {
                 found = lanes::run(&planned.case, &context) => found,
-                _ = tokio::signal::ctrl_c() => return true,
+                _ = stop.notified() => break,
             };
-            if progress {
-                for o in &found {
-                    eprintln!("{} {} {}: {}", o.verdict.as_str(), o.lane, o.case, o.step);
+            for mut outcome in found {
+                outcome.redact();
+                if progress {
+                    errln!(
+                        "{} {} {}: {}",
+                        outcome.verdict.as_str(),
+                        outcome.lane,
+                        outcome.case,
+                        outcome.step
+                    );
                 }
+                outcomes.push(outcome);
             }
-            outcomes.extend(found);
         }
-        false
     });
+    let interrupted = interrupted.load(Ordering::SeqCst);
+    let mut teardown_failed = false;
     if interrupted {
-        // The case in flight was dropped where it stood: remove everything this run made, by its label.
-        eprintln!("interrupted: tearing down what run {} made", context.run_id);
-        if let Some(name) = &context.kube_context {
-            match runtime.block_on(cluster::janitor(name, Some(&context.run_id))) {
-                Ok(removed) => eprintln!("removed namespaces: {}", removed.join(", ")),
-                Err(e) => eprintln!("error: teardown after the interruption failed: {e}"),
+        // The case in flight was dropped where it stood: remove what this run made, by the uids it recorded.
+        errln!("interrupted: tearing down what run {} made", context.run_id);
+        if let Some(target) = &context.cluster {
+            match runtime.block_on(cluster::release_standing(target, &context.ledger)) {
+                Ok(removed) if removed.is_empty() => {}
+                Ok(removed) => errln!("removed namespaces: {}", removed.join(", ")),
+                Err(e) => {
+                    teardown_failed = true;
+                    errln!("error: teardown after the interruption failed: {e}");
+                }
             }
         }
     }
     match report::write_all(&args.out, &outcomes) {
         Ok(paths) => {
-            print!("{}", report::summary(&outcomes));
+            out!("{}", report::summary(&outcomes));
             for path in paths {
-                println!("wrote {}", path.display());
+                outln!("wrote {}", path.display());
             }
         }
         Err(e) => {
-            eprintln!("error: cannot write the reports into {}: {e}", args.out.display());
+            errln!("error: cannot write the reports into {}: {e}", args.out.display());
             return Exit::Infrastructure;
         }
     }
-    if interrupted {
-        Exit::Interrupted
+    match (interrupted, teardown_failed) {
+        (true, false) => Exit::Interrupted,
+        (true, true) => Exit::Infrastructure,
+        _ => outcome::exit_for(&outcomes),
+    }
+}
+
+/// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM; then marks the run interrupted and wakes it.
+async fn on_signal(interrupted: Arc<AtomicBool>, stop: Arc<tokio::sync::Notify>) {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    interrupted.store(true, Ordering::SeqCst);
+    stop.notify_waiters();
+    stop.notify_one();
+}
+
+/// Every context some scenario allows.
+fn allowed_contexts(scenarios: &[Arc<Loaded>]) -> Vec<String> {
+    let mut allowed: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| s.scenario.cluster.contexts.iter().cloned())
+        .collect();
+    allowed.sort();
+    allowed.dedup();
+    allowed
+}
+
+/// A run id is a label value and part of names: lower-case letters, digits and dashes, at most 40.
+pub fn check_run_id(run_id: &str) -> Result<(), String> {
+    let ok = !run_id.is_empty()
+        && run_id.len() <= 40
+        && run_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !run_id.starts_with('-')
+        && !run_id.ends_with('-');
+    if ok { Ok(()) } else { Err("is not a run id".to_owned()) }
+}
+
+fn request_timeout(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value).map_err(|e| format!("`{value}` is not a duration: {e}"))?;
+    if (Duration::from_secs(1)..=Duration::from_secs(600)).contains(&duration) {
+        Ok(duration)
     } else {
-        outcome::exit_for(&outcomes)
+        Err(format!("`{value}` is outside 1s to 10m"))
     }
 }
 

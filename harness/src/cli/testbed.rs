@@ -33,7 +33,7 @@ enum Action {
 
 pub fn run(args: Args) -> Exit {
     let Some(script) = script() else {
-        eprintln!(
+        errln!(
             "error: fixtures/testbed/testbed not found above {}\n  help: run harness from the repository",
             std::env::current_dir().unwrap_or_default().display()
         );
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Exit {
                 match scenario::load(&path) {
                     Ok(loaded) => command.envs(node_environment(&loaded.scenario.cluster.expects)),
                     Err(error) => {
-                        eprintln!("{}", error.render());
+                        diagln!(error.render());
                         return Exit::InvalidInput;
                     }
                 };
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Exit {
         Ok(status) if status.success() => Exit::Ok,
         Ok(_) => Exit::Infrastructure,
         Err(e) => {
-            eprintln!("error: cannot run {}: {e}", script.display());
+            errln!("error: cannot run {}: {e}", script.display());
             Exit::Infrastructure
         }
     }

@@ -21,15 +21,15 @@ pub fn run(args: Args) -> Exit {
     let mut invalid = 0;
     for (file, result) in files.iter().zip(scenario::load_many(&files)) {
         match result {
-            Ok(_) => println!("ok {}", file.display()),
+            Ok(_) => outln!("ok {}", file.display()),
             Err(error) => {
                 invalid += 1;
-                eprintln!("{}", error.render());
+                diagln!(error.render());
             }
         }
     }
     if invalid > 0 {
-        eprintln!("{invalid} of {} scenario file(s) invalid", files.len());
+        errln!("{invalid} of {} scenario file(s) invalid", files.len());
         Exit::InvalidInput
     } else {
         Exit::Ok

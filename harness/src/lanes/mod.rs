@@ -53,8 +53,10 @@ pub struct Context {
     pub run_id: String,
     /// `--set name=value` parameter overrides.
     pub overrides: IndexMap<String, String>,
-    /// The kube context named on the command line, if any.
-    pub kube_context: Option<String>,
+    /// The kube context the cluster lane acts on, checked before the run ([`cluster::check`]).
+    pub cluster: Option<cluster::Target>,
+    /// What this run made on the cluster and has not removed yet: what an interruption tears down.
+    pub ledger: cluster::Ledger,
 }
 
 /// Why `lane` cannot run here for `case`, or `None` when it can.

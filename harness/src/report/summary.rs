@@ -55,14 +55,23 @@ pub fn summary(outcomes: &[Outcome]) -> String {
 /// `summary.md`: verdicts that differ first, then a table per kind of evidence (simulated results never mixed in).
 pub fn markdown(outcomes: &[Outcome]) -> String {
     let mut md = String::from("# Harness run\n\n");
-    let differing: Vec<&Outcome> = outcomes.iter().filter(|o| !o.verdict.as_expected()).collect();
-    if differing.is_empty() {
-        md.push_str("Every verdict is as expected.\n\n");
-    } else {
+    let infra = outcomes.iter().filter(|o| o.verdict == Verdict::InfraError).count();
+    let differing = outcomes
+        .iter()
+        .filter(|o| !o.verdict.as_expected() && o.verdict != Verdict::InfraError)
+        .count();
+    if infra > 0 {
         md.push_str(&format!(
-            "**{} verdict(s) differ from the scenario's expectations.**\n\n",
-            differing.len()
+            "**{infra} step(s) could not be observed (infrastructure error): this run is not evidence either way.**\n\n"
         ));
+    }
+    if differing > 0 {
+        md.push_str(&format!(
+            "**{differing} verdict(s) differ from the scenario's expectations.**\n\n"
+        ));
+    }
+    if infra == 0 && differing == 0 {
+        md.push_str("Every verdict is as expected.\n\n");
     }
     for (evidence, title) in [
         (Evidence::Real, "Real results"),
@@ -79,7 +88,7 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
             "## {title}\n\n| verdict | lane | case | step | observed | expected |\n|---|---|---|---|---|---|\n"
         ));
         for o in rows {
-            let cell = |text: &str| text.replace('|', "\\|");
+            let cell = crate::redact::one_line;
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
                 o.verdict.as_str(),
@@ -87,7 +96,7 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
                 cell(&o.case),
                 cell(&o.step),
                 cell(&o.result.to_string()),
-                o.expected.as_deref().unwrap_or("")
+                cell(o.expected.as_deref().unwrap_or(""))
             ));
         }
         md.push('\n');

@@ -49,16 +49,26 @@ pub struct Problem {
 
 impl Problem {
     /// A problem at `line:column` of `source`, `len` bytes long.
+    /// The span never reaches past its line, and the text shown is made printable: a diagnostic echoes at most the
+    /// offending line of a file, and never a raw control character.
     pub fn at(source: &Source, line: u64, column: u64, len: usize, message: impl Into<String>) -> Problem {
         let offset = source.offset_of(line, column);
-        let len = len.min(source.text.len() - offset);
+        let line_start = source.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source.text[offset..]
+            .find('\n')
+            .map_or(source.text.len(), |i| offset + i);
+        let len = len.min(line_end - offset);
+        // Only the offending line is kept for the snippet (after as many empty lines as precede it, so the line
+        // number shown is right): a diagnostic never echoes the rest of a file.
+        let preceding = source.text[..line_start].matches('\n').count();
+        let snippet = "\n".repeat(preceding) + &printable_snippet(&source.text[line_start..line_end]);
         Problem {
-            file: source.name.clone(),
+            file: crate::redact::printable(&source.name).into_owned(),
             line,
             column,
-            message: message.into(),
-            source_code: NamedSource::new(&source.name, source.text.clone()),
-            span: (offset, len).into(),
+            message: crate::redact::printable(&message.into()).into_owned(),
+            source_code: NamedSource::new(crate::redact::printable(&source.name), snippet),
+            span: (preceding + offset - line_start, len).into(),
             label: "here".to_owned(),
             help: None,
         }
@@ -75,6 +85,27 @@ impl Problem {
         self.help = Some(help.into());
         self
     }
+}
+
+/// `text` with every control character but newline, carriage return and tab replaced by `?` (as many as its UTF-8
+/// bytes, so spans keep their byte offsets).
+fn printable_snippet(text: &str) -> String {
+    let hostile = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(hostile) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if hostile(c) {
+                "?".repeat(c.len_utf8())
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Why a scenario could not be loaded.

@@ -22,6 +22,10 @@ pub mod limits {
     pub const MAX_REPLAYED_EVENTS: usize = 10_000;
     /// Most YAML nodes in one file.
     pub const MAX_NODES: usize = 100_000;
+    /// Most cases (matrix cells x variants) one scenario expands into.
+    pub const MAX_CASES: usize = 256;
+    /// Most cases x lanes one run plans.
+    pub const MAX_PLANNED: usize = 4096;
 }
 
 /// A parsed YAML document: its text, and (built on first use, since only a problem needs it) the tree of located
@@ -67,6 +71,13 @@ pub fn read(path: &Path, name: &str) -> Result<Arc<Source>, Error> {
         path: path.to_owned(),
         source,
     };
+    // A FIFO, device or socket would block or never end: only regular files are read.
+    let meta = std::fs::metadata(path).map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(read_error(std::io::Error::other(
+            "not a regular file (a folder, FIFO, device or socket); give a YAML file",
+        )));
+    }
     let file = std::fs::File::open(path).map_err(read_error)?;
     let mut bytes = Vec::new();
     file.take(limits::MAX_BYTES + 1)
@@ -145,12 +156,37 @@ fn options() -> serde_saphyr::Options {
     options
 }
 
+/// The parser's message in the words of a scenario file, not of the Rust types behind it.
+fn plain(message: &str) -> String {
+    static RUST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"; use Option<[^>]*>$").unwrap());
+    static DUPLICATE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r", set DuplicateKeyPolicy in Options.*$").unwrap());
+    static INTEGER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^invalid ([ui])(8|16|32|64)$").unwrap());
+    if let Some(integer) = INTEGER.captures(message) {
+        let bits: u32 = integer[2].parse().unwrap_or(64);
+        return match &integer[1] {
+            "u" => format!("expected a whole number from 0 to {}", (1u128 << bits) - 1),
+            _ => format!(
+                "expected a whole number from -{} to {}",
+                1u128 << (bits - 1),
+                (1u128 << (bits - 1)) - 1
+            ),
+        };
+    }
+    let message = RUST.replace(message, "");
+    let message = DUPLICATE.replace(&message, "");
+    message.replace(
+        "cannot deserialize null into string",
+        "this key needs a value (it is empty or null)",
+    )
+}
+
 /// A parser error as a located problem, with a hint matched to what went wrong.
 fn yaml_problem(source: &Source, error: &serde_saphyr::Error) -> Problem {
     static AT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").unwrap());
     let text = error.to_string();
     let first = text.lines().next().unwrap_or("invalid YAML");
-    let message = AT.replace(first, "").into_owned();
+    let message = plain(&AT.replace(first, ""));
     let (line, column, len) = error.location().map_or((1, 1, 1), |l| {
         (
             l.line().max(1),
@@ -166,6 +202,8 @@ fn yaml_problem(source: &Source, error: &serde_saphyr::Error) -> Problem {
         "YAML indents with spaces only; replace the tab with spaces"
     } else if message.contains("budget") || message.contains("limit") || message.contains("alias") {
         "the file exceeds the harness's input limits (nesting, aliases, size); write it out plainly"
+    } else if message.starts_with("expected a whole number") || message.starts_with("this key needs a value") {
+        "give a value of the kind this key takes; see docs/scenario.md"
     } else if message.starts_with("expected mapping") || message.starts_with("invalid type") {
         "this key takes a different kind of value; see docs/scenario.md for what it expects"
     } else if message.starts_with("missing field") {

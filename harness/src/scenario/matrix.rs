@@ -38,6 +38,13 @@ impl Case {
     }
 }
 
+/// How many cells the matrix has, without expanding it (saturating: a product too large to count is `usize::MAX`).
+pub fn cell_count(matrix: &IndexMap<String, Vec<String>>) -> usize {
+    matrix
+        .values()
+        .fold(1usize, |count, values| count.saturating_mul(values.len()))
+}
+
 /// Every matrix cell: the cartesian product of the axes, in declaration order (one empty cell without a matrix).
 pub fn cells(matrix: &IndexMap<String, Vec<String>>) -> Vec<IndexMap<String, String>> {
     matrix.iter().fold(vec![IndexMap::new()], |cells, (axis, values)| {

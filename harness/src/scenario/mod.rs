@@ -35,13 +35,17 @@ pub struct Loaded {
     pub daemonset: DaemonSet,
 }
 
-/// The repository a scenario belongs to: the nearest folder above it that has a `fixtures/` folder.
+/// The repository a scenario belongs to: the nearest real ancestor of the scenario's real path that has a real
+/// `fixtures/` folder (a `fixtures` that is a link is never taken for one).
 pub fn repository_root(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let start = absolute.parent().unwrap_or(Path::new("."));
+    let real = path
+        .canonicalize()
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned());
+    let start = real.parent().unwrap_or(Path::new("."));
     start
         .ancestors()
-        .find(|dir| dir.join("fixtures").is_dir())
+        .find(|dir| dir.join("fixtures").symlink_metadata().is_ok_and(|m| m.is_dir()))
         .unwrap_or(start)
         .to_owned()
 }

@@ -10,7 +10,7 @@ use regex::Regex;
 use crate::lanes::Lane;
 use crate::scenario::error::Problem;
 use crate::scenario::expect::{Expectation, Expectations, LAYER_STAGES};
-use crate::scenario::load::Doc;
+use crate::scenario::load::{Doc, limits};
 use crate::scenario::model::{API_VERSION, Probe, Scenario};
 use crate::scenario::params;
 use crate::scenario::version::Requirement;
@@ -78,12 +78,8 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
         name(c, &["variants", &format!("@{variant_name}")], variant_name);
         if let Some(service) = &variant.register_service {
             let at = |field: &str| ["variants", variant_name.as_str(), "registerService", field].map(str::to_owned);
-            if service.name.is_empty() || service.name.len() > 256 || service.name.contains(['/', '\\', ' ']) {
-                c.at(
-                    &at("name").each_ref().map(String::as_str),
-                    format!("`{}` is not a Windows service name", service.name),
-                    "use 1-256 characters without spaces or slashes, e.g. `buildkitd`",
-                );
+            if let Err((message, help)) = service_name(&service.name) {
+                c.at(&at("name").each_ref().map(String::as_str), message, help);
             }
             for field in ["hostDir", "logFile"] {
                 let value = if field == "hostDir" {
@@ -126,12 +122,8 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
                     format!("build context `{}` is not a folder", build.context),
                     "point at a folder under fixtures/builds/",
                 );
-            } else if !context.join(&build.dockerfile).is_file() {
-                c.at(
-                    &["builds", build_name, "context"],
-                    format!("no `{}` in build context `{}`", build.dockerfile, build.context),
-                    "add the Dockerfile, or name it with `dockerfile:`",
-                );
+            } else {
+                dockerfile(c, build_name, &context, build);
             }
         }
         if !PLATFORM.is_match(&build.platform) {
@@ -146,6 +138,36 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     expectations(c, scenario, &scenario.expect, &["expect"]);
     overrides(c, scenario);
     checks.problems
+}
+
+/// The Dockerfile of a build: a relative path that stays inside its build context, naming a regular file there.
+fn dockerfile(c: &mut Checks, build_name: &str, context: &Path, build: &crate::scenario::model::Build) {
+    let at = ["builds", build_name, "dockerfile"];
+    let relative = Path::new(&build.dockerfile);
+    let plain = relative
+        .components()
+        .all(|part| matches!(part, std::path::Component::Normal(_)));
+    if build.dockerfile.is_empty() || !plain || build.dockerfile.contains('\\') {
+        c.at(
+            &at,
+            format!("`{}` is not a path inside the build context", build.dockerfile),
+            "give the Dockerfile's path relative to the build context, without `..`, e.g. `Dockerfile`",
+        );
+        return;
+    }
+    match context.join(relative).canonicalize() {
+        Ok(real) if !real.starts_with(context) => c.at(
+            &at,
+            format!("`{}` leaves the build context", build.dockerfile),
+            "the Dockerfile must be a file inside the build context, not a link out of it",
+        ),
+        Ok(real) if real.is_file() => {}
+        _ => c.at(
+            &["builds", build_name, "context"],
+            format!("no `{}` in build context `{}`", build.dockerfile, build.context),
+            "add the Dockerfile, or name it with `dockerfile:`",
+        ),
+    }
 }
 
 fn name(c: &mut Checks, path: &[&str], value: &str) {
@@ -165,21 +187,73 @@ fn windows_path(c: &mut Checks, path: &[&str], value: &str) {
             format!("`{value}` is not an absolute Windows path"),
             "write a path on the node with its drive, e.g. `C:\\buildkitd\\src-test`",
         );
+    } else if value[2..].contains(['"', '<', '>', '|', '?', '*', ':']) || value.chars().any(char::is_control) {
+        c.at(
+            path,
+            "this path holds a character Windows does not allow in paths",
+            "remove quotes, `<>|?*:` (after the drive) and control characters",
+        );
     }
 }
 
-/// Parses a positive duration such as `10m` or `90s`.
+/// Services the node itself runs: a scenario never registers, stops or deletes these.
+const NODE_SERVICES: &[&str] = &[
+    "kubelet",
+    "kube-proxy",
+    "containerd",
+    "docker",
+    "k0sworker",
+    "k0scontroller",
+    "k0s",
+    "rke2",
+    "flanneld",
+    "calico-node",
+    "calicofelix",
+    "csi-proxy",
+    "hns",
+    "vmcompute",
+    "winrm",
+    "sshd",
+    "eventlog",
+    "w32time",
+];
+
+/// Whether `name` is one a scenario may register as its own Windows service: a plain name (no wildcards, spaces,
+/// slashes or control characters, at most 80 characters) that is not one of the node's own services.
+pub fn service_name(name: &str) -> Result<(), (String, &'static str)> {
+    static SERVICE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$").unwrap());
+    if !SERVICE.is_match(name) {
+        return Err((
+            format!("`{name}` is not a service name the harness registers"),
+            "use 1-80 letters, digits, dots, dashes and underscores (no wildcards, spaces or slashes), e.g. `buildkitd`",
+        ));
+    }
+    if NODE_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        return Err((
+            format!("`{name}` is a service the node itself runs"),
+            "name the workaround's own service, e.g. `buildkitd`; the harness never stops or deletes the node's services",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a duration such as `10m` or `90s`, between one second and a day.
 pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
     match humantime::parse_duration(value) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(format!("duration `{value}` is zero")),
-        Err(e) => Err(format!("`{value}` is not a duration: {e}")),
+        Ok(d) if d < std::time::Duration::from_secs(1) => Err(format!("duration `{value}` is shorter than 1s")),
+        Ok(d) if d > std::time::Duration::from_secs(24 * 3600) => Err(format!("duration `{value}` is longer than 24h")),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("`{value}` is not a duration ({e})")),
     }
 }
 
 fn duration(c: &mut Checks, path: &[&str], value: &str) {
     if let Err(message) = parse_duration(value) {
-        c.at(path, message, "write a positive duration such as `90s`, `10m` or `1h`");
+        c.at(
+            path,
+            message,
+            "write a duration from 1s to 24h, such as `90s`, `10m` or `1h`",
+        );
     }
 }
 
@@ -191,8 +265,20 @@ pub fn fixture_path(c: &mut Checks, path: &[&str], root: &Path, value: &str) -> 
         c.at(path, format!("`{value}` is not a path inside fixtures/"), help);
         return None;
     }
+    let fixtures = root.join("fixtures");
+    if fixtures.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+        c.at(
+            path,
+            format!(
+                "{} is not a folder of this repository (a link or a file)",
+                fixtures.display()
+            ),
+            "fixtures/ must be a real folder in the repository",
+        );
+        return None;
+    }
     let joined = root.join(relative);
-    let (Ok(real), Ok(real_root)) = (joined.canonicalize(), root.join("fixtures").canonicalize()) else {
+    let (Ok(real), Ok(real_root)) = (joined.canonicalize(), fixtures.canonicalize()) else {
         c.at(path, format!("`{value}` does not exist"), help);
         return None;
     };
@@ -266,14 +352,41 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
                     format!("`{value}` appears twice in matrix axis `{axis}`"),
                     "remove the repeated value",
                 );
-            } else if value.is_empty() || value.contains(['/', ' ']) {
+            } else if value.is_empty() || value.contains(['/', ' ', '|']) || value.chars().any(char::is_control) {
                 c.at(
                     &["matrix", axis, &i.to_string()],
                     format!("matrix value `{value}` cannot be part of a case name"),
-                    "use a value without spaces or slashes",
+                    "use a value without spaces, slashes, `|` or control characters",
                 );
             }
         }
+    }
+    let cells = crate::scenario::matrix::cell_count(&scenario.matrix);
+    let cases = cells.saturating_mul(scenario.variants.len().max(1));
+    if cases > limits::MAX_CASES {
+        c.at(
+            &["matrix"],
+            format!(
+                "the matrix expands into {cases} cases ({} cells x {} variants); at most {} are allowed",
+                cells,
+                scenario.variants.len(),
+                limits::MAX_CASES
+            ),
+            "split the scenario, or drop values from its axes",
+        );
+    }
+    if scenario.workload.image.trim().is_empty()
+        || scenario
+            .workload
+            .image
+            .chars()
+            .any(|ch| ch.is_whitespace() || ch.is_control())
+    {
+        c.at(
+            &["workload", "image"],
+            "the image is empty or holds whitespace or a control character",
+            "give an image reference such as `${registry}/buildkitd:v0.28.0`",
+        );
     }
     let known = |name: &str| scenario.parameters.contains_key(name) || scenario.matrix.contains_key(name);
     match params::placeholders(&scenario.workload.image) {
@@ -291,6 +404,9 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
 }
 
 fn overrides(c: &mut Checks, scenario: &Scenario) {
+    if crate::scenario::matrix::cell_count(&scenario.matrix) > limits::MAX_CASES {
+        return; // reported with the matrix; expanding it would cost what the limit is there to prevent
+    }
     let cells = crate::scenario::matrix::cells(&scenario.matrix);
     for (i, matrix_override) in scenario.overrides.iter().enumerate() {
         let index = i.to_string();
@@ -419,6 +535,52 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
     }
 }
 
+/// Namespaces the harness never deploys into: the cluster's own.
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Records a problem at a path inside the DaemonSet manifest.
+type Here<'a> = dyn Fn(&mut Checks, &[&str], String, &str) + 'a;
+
+/// The DaemonSet's name and namespace: both given, both valid names, and the namespace not one of the cluster's own.
+fn metadata(c: &mut Checks, here: &Here, daemonset: &DaemonSet) {
+    match daemonset.metadata.name.as_deref() {
+        Some(value) if NAME.is_match(value) => {}
+        Some(value) => here(
+            c,
+            &["metadata", "name"],
+            format!("`{value}` is not a valid DaemonSet name"),
+            "use lower-case letters, digits and dashes (at most 63)",
+        ),
+        None => here(
+            c,
+            &["metadata"],
+            "the DaemonSet has no metadata.name".to_owned(),
+            "give it a name, e.g. `buildkitd-windows`",
+        ),
+    }
+    match daemonset.metadata.namespace.as_deref() {
+        Some(value) if SYSTEM_NAMESPACES.contains(&value) || value.starts_with("kube-") => here(
+            c,
+            &["metadata", "namespace"],
+            format!("`{value}` is one of the cluster's own namespaces"),
+            "deploy into a namespace of the workload's own (the harness creates it and deletes it afterwards)",
+        ),
+        Some(value) if NAME.is_match(value) => {}
+        Some(value) => here(
+            c,
+            &["metadata", "namespace"],
+            format!("`{value}` is not a valid namespace name"),
+            "use lower-case letters, digits and dashes (at most 63)",
+        ),
+        None => here(
+            c,
+            &["metadata"],
+            "the DaemonSet has no metadata.namespace".to_owned(),
+            "name the namespace the harness creates for it, e.g. `namespace: buildkit`",
+        ),
+    }
+}
+
 fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
     let list: Vec<&str> = names.map(String::as_str).collect();
     if list.is_empty() {
@@ -447,6 +609,7 @@ pub fn daemonset(
         let p = path(rest);
         c.at(&p.iter().map(String::as_str).collect::<Vec<_>>(), message, help);
     };
+    metadata(c, &here, daemonset);
     let Some(spec) = &daemonset.spec else {
         here(
             c,
@@ -548,6 +711,16 @@ pub fn daemonset(
             );
         }
     }
+    if pod.containers.len() > 1 && scenario.workload.container.is_none() {
+        c.problems.push(
+            scenario_doc
+                .problem(
+                    &["workload"],
+                    "the DaemonSet has several containers and none is named as the one under test",
+                )
+                .help("name it with `workload.container`"),
+        );
+    }
     let container = match &scenario.workload.container {
         Some(name) => pod
             .containers
@@ -571,11 +744,22 @@ pub fn daemonset(
         None => {}
         Some((index, container)) => {
             let args = container.args.iter().flatten();
-            let addr = args
+            let addrs: Vec<&String> = args
                 .clone()
                 .zip(args.skip(1))
-                .find(|(flag, _)| *flag == "--addr")
-                .map(|(_, addr)| addr);
+                .filter(|(flag, _)| *flag == "--addr")
+                .map(|(_, addr)| addr)
+                .collect();
+            if addrs.len() > 1 || container.args.iter().flatten().any(|a| a.starts_with("--addr=")) {
+                here(
+                    c,
+                    &["spec", "template", "spec", "containers", &index.to_string(), "args"],
+                    "buildkitd is given more than one `--addr` (or `--addr=`): the harness knows one endpoint"
+                        .to_owned(),
+                    "give exactly one `--addr`, `tcp://0.0.0.0:<workload.endpoint.port>`, as two arguments",
+                );
+            }
+            let addr = addrs.first().copied();
             if let Some(port) = addr
                 .and_then(|a| ADDR_PORT.captures(a))
                 .and_then(|m| m[1].parse::<u16>().ok())

@@ -1,0 +1,193 @@
+//! Reaching a kube context safely: the context checked before anything runs, the test bed recognised by what it is
+//! (its kubeconfig and the marker it writes into its cluster), and every API call bounded in time.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::exit::Exit;
+use crate::redact;
+
+/// Where the test bed writes its marker ConfigMap, and under which key.
+const MARKER: (&str, &str, &str) = ("kube-public", "harness-testbed-marker", "marker");
+
+/// Why a context cannot be used; each says whether the user or the infrastructure is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("context `{name}` is not in the kubeconfig (it has: {known})")]
+    UnknownContext { name: String, known: String },
+    #[error(
+        "context `{name}` is neither allowed by a scenario (cluster.contexts: {allowed}) nor the harness's test bed; nothing was done"
+    )]
+    NotAllowed { name: String, allowed: String },
+    #[error("cannot read the kubeconfig: {0}")]
+    Kubeconfig(String),
+    #[error("{0}")]
+    Api(String),
+}
+
+impl Error {
+    /// Usage errors exit 2 before anything runs; a cluster or kubeconfig that cannot be read exits 3.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::UnknownContext { .. } | Error::NotAllowed { .. } => Exit::InvalidInput,
+            Error::Kubeconfig(_) | Error::Api(_) => Exit::Infrastructure,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            Error::UnknownContext { .. } => "check `--context` against `kubectl config get-contexts` and KUBECONFIG",
+            Error::NotAllowed { .. } => {
+                "add the context to the scenario's cluster.contexts, or bring the test bed up with `harness testbed up`"
+            }
+            Error::Kubeconfig(_) => "check KUBECONFIG (or ~/.kube/config): it must exist and be a valid kubeconfig",
+            Error::Api(_) => "check that the cluster is reachable and answers; nothing was changed on it",
+        }
+    }
+}
+
+/// A kube context this run may act on, checked once before any case runs.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    /// The harness's own test bed (recognised by its marker), which every scenario may use.
+    pub testbed: bool,
+    /// The longest any single API request may take.
+    pub request_timeout: Duration,
+    /// Why the context could not be checked (its kubeconfig or cluster failed): every case records it as an
+    /// infrastructure error instead of running.
+    pub broken: Option<String>,
+}
+
+impl Target {
+    /// A context that could not be checked, for `reason`.
+    pub fn broken(name: &str, request_timeout: Duration, reason: String) -> Target {
+        Target {
+            name: name.to_owned(),
+            testbed: false,
+            request_timeout,
+            broken: Some(reason),
+        }
+    }
+}
+
+/// Checks `name` before anything runs: it must be in the kubeconfig, and either allowed by a scenario or the test bed.
+pub async fn check(name: &str, allowed: &[String], request_timeout: Duration) -> Result<Target, Error> {
+    let kubeconfig = read_kubeconfig()?;
+    if !kubeconfig.contexts.iter().any(|c| c.name == name) {
+        let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+        return Err(Error::UnknownContext {
+            name: name.to_owned(),
+            known: if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            },
+        });
+    }
+    let mut target = Target {
+        name: name.to_owned(),
+        testbed: false,
+        request_timeout,
+        broken: None,
+    };
+    target.testbed = is_testbed(&target, &kubeconfig).await?;
+    if target.testbed || allowed.iter().any(|a| a == name) {
+        return Ok(target);
+    }
+    Err(Error::NotAllowed {
+        name: name.to_owned(),
+        allowed: if allowed.is_empty() {
+            "none".to_owned()
+        } else {
+            allowed.join(", ")
+        },
+    })
+}
+
+/// A client for `target`, with connection and request timeouts.
+pub async fn client(target: &Target) -> Result<Client, Error> {
+    let kubeconfig = read_kubeconfig()?;
+    let options = KubeConfigOptions {
+        context: Some(target.name.clone()),
+        ..KubeConfigOptions::default()
+    };
+    let mut config = bounded(
+        target.request_timeout,
+        "reading the kubeconfig's credentials",
+        Config::from_custom_kubeconfig(kubeconfig, &options),
+    )
+    .await
+    .map_err(Error::Kubeconfig)?;
+    config.connect_timeout = Some(target.request_timeout);
+    config.write_timeout = Some(target.request_timeout);
+    Client::try_from(config).map_err(|e| Error::Kubeconfig(redact::secrets(&e.to_string()).into_owned()))
+}
+
+/// Runs one API call within `timeout`; its error (redacted) says `what` was being done.
+pub async fn bounded<T, E: std::fmt::Display>(
+    timeout: Duration,
+    what: &str,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(redact::secrets(&format!("{what}: {e}")).into_owned()),
+        Err(_) => Err(format!("{what}: no answer within {}s", timeout.as_secs_f32())),
+    }
+}
+
+fn read_kubeconfig() -> Result<Kubeconfig, Error> {
+    Kubeconfig::read().map_err(|e| Error::Kubeconfig(redact::secrets(&e.to_string()).into_owned()))
+}
+
+/// The test bed's run folder: where its kubeconfig and marker live.
+fn testbed_run_dir() -> PathBuf {
+    match std::env::var_os("TESTBED_RUN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HARNESS_CACHE").unwrap_or_else(|| "/var/cache/harness".into()))
+            .join("testbed/run"),
+    }
+}
+
+/// Whether `target` is the test bed: the test bed's own kubeconfig has this context with the same server, and the
+/// cluster holds the marker that only the test bed's run folder knows.
+async fn is_testbed(target: &Target, kubeconfig: &Kubeconfig) -> Result<bool, Error> {
+    let run = testbed_run_dir();
+    let Ok(token) = std::fs::read_to_string(run.join("marker")) else {
+        return Ok(false);
+    };
+    let Ok(testbed_kubeconfig) = Kubeconfig::read_from(run.join("kubeconfig")) else {
+        return Ok(false);
+    };
+    if server(&testbed_kubeconfig, &target.name).is_none()
+        || server(&testbed_kubeconfig, &target.name) != server(kubeconfig, &target.name)
+    {
+        return Ok(false);
+    }
+    let client = client(target).await?;
+    let (namespace, name, key) = MARKER;
+    let found = bounded(
+        target.request_timeout,
+        "reading the test bed's marker",
+        Api::<ConfigMap>::namespaced(client, namespace).get_opt(name),
+    )
+    .await
+    .map_err(Error::Api)?;
+    let value = found.and_then(|c| c.data).and_then(|mut d| d.remove(key));
+    Ok(value.is_some_and(|v| !v.is_empty() && v == token.trim()))
+}
+
+/// The server URL of context `name` in `kubeconfig`.
+fn server(kubeconfig: &Kubeconfig, name: &str) -> Option<String> {
+    let context = kubeconfig.contexts.iter().find(|c| c.name == name)?.context.as_ref()?;
+    let cluster = kubeconfig.clusters.iter().find(|c| c.name == context.cluster)?;
+    cluster.cluster.as_ref()?.server.clone()
+}
