@@ -34,7 +34,7 @@ type Behaviour = dyn Fn(&str, &str) -> Reply + Send + Sync;
 /// logging every request it receives.
 struct FakeApiServer {
     address: SocketAddr,
-    requests: Arc<Mutex<Vec<(String, String)>>>,
+    requests: Arc<Mutex<Vec<(String, String, String)>>>,
     held: Arc<Mutex<Vec<TcpStream>>>,
     stopped: Arc<AtomicBool>,
 }
@@ -69,6 +69,14 @@ impl FakeApiServer {
 
     /// Every (method, path with query) received so far.
     fn requests(&self) -> Vec<(String, String)> {
+        self.received()
+            .into_iter()
+            .map(|(method, path, _)| (method, path))
+            .collect()
+    }
+
+    /// Every (method, path with query, body) received so far.
+    fn received(&self) -> Vec<(String, String, String)> {
         self.requests.lock().unwrap().clone()
     }
 }
@@ -86,7 +94,7 @@ impl Drop for FakeApiServer {
 fn serve(
     stream: TcpStream,
     behaviour: &Behaviour,
-    requests: &Mutex<Vec<(String, String)>>,
+    requests: &Mutex<Vec<(String, String, String)>>,
     held: &Mutex<Vec<TcpStream>>,
 ) {
     let _ = stream.set_read_timeout(Some(DEADLINE));
@@ -100,7 +108,6 @@ fn serve(
         return;
     };
     let (method, path) = (method.to_owned(), path.to_owned());
-    requests.lock().unwrap().push((method.clone(), path.clone()));
     let mut length = 0;
     loop {
         let mut header = String::new();
@@ -115,6 +122,8 @@ fn serve(
     }
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
+    let text = String::from_utf8_lossy(&body).into_owned();
+    requests.lock().unwrap().push((method.clone(), path.clone(), text));
     match behaviour(&method, &path) {
         Reply::Stall => held.lock().unwrap().push(stream),
         Reply::Json(status, body) => {
@@ -295,6 +304,16 @@ impl std::fmt::Display for Outcome {
 /// `harness run --lane cluster --context CONTEXT` of the seed scenario with `kubeconfig`, plus `extra_args`; killed
 /// and failed if it runs past [`DEADLINE`].
 fn run_harness(kubeconfig: &Path, context: &str, extra_args: &[&str]) -> Outcome {
+    run_harness_signalled(kubeconfig, context, extra_args, None)
+}
+
+/// [`run_harness`], sending the process `signal` (e.g. `TERM`) once `after` has passed.
+fn run_harness_signalled(
+    kubeconfig: &Path,
+    context: &str,
+    extra_args: &[&str],
+    signal: Option<(&str, Duration)>,
+) -> Outcome {
     let out_dir = tempfile::tempdir().unwrap();
     // No kubeconfig of this machine's user may stand in for the test's: home is the kubeconfig's folder.
     let home = kubeconfig.parent().unwrap();
@@ -319,7 +338,11 @@ fn run_harness(kubeconfig: &Path, context: &str, extra_args: &[&str]) -> Outcome
             "--out",
         ])
         .arg(out_dir.path())
-        .args(["--request-timeout", "2s"])
+        .args(if extra_args.contains(&"--request-timeout") {
+            &[][..]
+        } else {
+            &["--request-timeout", "2s"][..]
+        })
         .args(extra_args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -329,9 +352,20 @@ fn run_harness(kubeconfig: &Path, context: &str, extra_args: &[&str]) -> Outcome
     let stdout = drain(child.stdout.take().unwrap());
     let stderr = drain(child.stderr.take().unwrap());
     let started = Instant::now();
+    let mut signal = signal;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
+        }
+        if let Some((name, after)) = signal
+            && started.elapsed() >= after
+        {
+            let sent = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(child.id().to_string())
+                .status();
+            assert!(sent.is_ok_and(|s| s.success()), "cannot send SIG{name}");
+            signal = None;
         }
         if started.elapsed() > DEADLINE {
             let _ = child.kill();
@@ -568,5 +602,93 @@ fn malformed_run_id_is_refused_before_connecting() {
     let outcome = run_harness(&config, "k0s-windows", &["--run-id", "Bad_ID/../x"]);
     assert_refused(&outcome);
     assert_no_request(&server);
+    assert_no_secret(&outcome, &token);
+}
+
+/// The fake cluster that lets this run create its namespace (uid `…0003`), then stalls creating the DaemonSet; after
+/// the namespace's deletion it lists no namespaces.
+fn claimable(method: &str, path: &str) -> Reply {
+    match method {
+        "GET" if is(path, NAMESPACE) => status(404, "NotFound", "namespaces \"buildkit\" not found"),
+        "POST" if is(path, "/api/v1/namespaces") => Reply::Json(
+            201,
+            json!({
+                "kind": "Namespace",
+                "apiVersion": "v1",
+                "metadata": {
+                    "name": "buildkit",
+                    "uid": "7c1f5a2e-0000-4000-8000-000000000003",
+                    "resourceVersion": "3",
+                    "labels": { "app.kubernetes.io/managed-by": "harness", "harness/run-id": "faults-term" },
+                },
+            }),
+        ),
+        "POST" => Reply::Stall,
+        "DELETE" if is(path, NAMESPACE) => {
+            Reply::Json(200, json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}))
+        }
+        "GET" if is(path, "/api/v1/namespaces") => Reply::Json(
+            200,
+            json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": "4"}, "items": []}),
+        ),
+        _ => cluster(method, path),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_while_stalled_exits_130_with_reports_and_changes_nothing() {
+    let server = FakeApiServer::start(|_, _| Reply::Stall);
+    let dir = tempfile::tempdir().unwrap();
+    let token = secret();
+    let started = Instant::now();
+    let outcome = run_harness_signalled(
+        &kubeconfig(dir.path(), &server.url(), &token),
+        "k0s-windows",
+        &["--request-timeout", "30s"],
+        Some(("TERM", Duration::from_millis(1500))),
+    );
+    assert_eq!(outcome.code, Some(130), "{outcome}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        outcome.report("outcomes.jsonl").is_some(),
+        "no reports after SIGTERM\n{outcome}"
+    );
+    assert_nothing_mutated(&server);
+    assert_no_secret(&outcome, &token);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_after_the_namespace_was_made_deletes_it_by_uid() {
+    let server = FakeApiServer::start(claimable);
+    let dir = tempfile::tempdir().unwrap();
+    let token = secret();
+    let outcome = run_harness_signalled(
+        &kubeconfig(dir.path(), &server.url(), &token),
+        "k0s-windows",
+        &["--run-id", "faults-term", "--request-timeout", "30s"],
+        Some(("TERM", Duration::from_millis(2500))),
+    );
+    assert_eq!(outcome.code, Some(130), "{outcome}");
+    let received = server.received();
+    assert!(
+        received
+            .iter()
+            .any(|(m, p, _)| m == "POST" && is(p, "/api/v1/namespaces")),
+        "the run never created its namespace: {received:?}"
+    );
+    let deletes: Vec<&(String, String, String)> = received.iter().filter(|(m, _, _)| m == "DELETE").collect();
+    assert_eq!(deletes.len(), 1, "{received:?}");
+    let (_, path, body) = deletes[0];
+    assert!(is(path, NAMESPACE), "{path}");
+    assert!(
+        body.contains("7c1f5a2e-0000-4000-8000-000000000003"),
+        "deleted without its uid as a precondition: {body}"
+    );
     assert_no_secret(&outcome, &token);
 }
