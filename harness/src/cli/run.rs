@@ -112,6 +112,14 @@ pub fn run(args: Args) -> Exit {
         ledger: cluster::Ledger::default(),
     };
     let planned = plan::plan(&scenarios, &lanes, &context);
+    if planned.len() > crate::scenario::load::limits::MAX_PLANNED {
+        errln!(
+            "error: this run plans {} cases x lanes; at most {} are allowed\n  help: run fewer scenarios or lanes at once",
+            planned.len(),
+            crate::scenario::load::limits::MAX_PLANNED
+        );
+        return Exit::InvalidInput;
+    }
     let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let mut outcomes = Vec::new();
     runtime.block_on(async {
