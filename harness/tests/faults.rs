@@ -692,3 +692,38 @@ fn sigterm_after_the_namespace_was_made_deletes_it_by_uid() {
     );
     assert_no_secret(&outcome, &token);
 }
+
+#[test]
+fn an_api_server_that_goes_away_mid_run_is_an_infrastructure_error_naming_what_was_left() {
+    let down = Arc::new(AtomicBool::new(false));
+    let gone = down.clone();
+    let server = FakeApiServer::start(move |method, path| {
+        if gone.load(Ordering::SeqCst) {
+            return status(503, "ServiceUnavailable", "the server is shutting down");
+        }
+        let reply = claimable(method, path);
+        if method == "POST" && is(path, "/api/v1/namespaces") {
+            gone.store(true, Ordering::SeqCst);
+        }
+        reply
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let token = secret();
+    let outcome = run_harness(
+        &kubeconfig(dir.path(), &server.url(), &token),
+        "k0s-windows",
+        &["--run-id", "faults-term"],
+    );
+    assert_infra_error(&outcome);
+    assert!(down.load(Ordering::SeqCst), "the run never created its namespace");
+    let teardown = outcome.report("outcomes.jsonl").unwrap_or_default();
+    let teardown = teardown
+        .lines()
+        .find(|l| l.contains("\"step\":\"teardown\""))
+        .unwrap_or_default();
+    assert!(
+        teardown.contains("infra-error") && teardown.contains("harness janitor"),
+        "{teardown}"
+    );
+    assert_no_secret(&outcome, &token);
+}

@@ -51,6 +51,8 @@ pub fn unavailable(case: &Case, context: &Context) -> Option<String> {
 
 /// A connection to the allowed context and what the lane found on the target node.
 struct Connected {
+    /// The kube context's name.
+    context: String,
     client: Client,
     timeout: Duration,
     evidence: Evidence,
@@ -116,6 +118,7 @@ async fn preflight(case: &Case, target: &Target) -> Result<Connected, Box<Outcom
         }));
     }
     Ok(Connected {
+        context: target.name.clone(),
         client,
         timeout: target.request_timeout,
         evidence,
@@ -254,7 +257,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         outcomes.push(skipped(case, &format!("build/{name}"), reason));
     }
     let started = Instant::now();
-    let result = teardown(case, &workload, connected, &namespaces, &claim, &context.ledger).await;
+    let result = teardown(case, &workload, connected, &namespaces, &claim, context).await;
     outcomes.push(timed(
         record(case, "teardown", result, connected.evidence, detail),
         started,
@@ -494,8 +497,9 @@ async fn teardown(
     connected: &Connected,
     namespaces: &Api<Namespace>,
     claim: &ownership::Claim,
-    ledger: &Ledger,
+    context: &Context,
 ) -> StepResult {
+    let (ledger, run_id) = (&context.ledger, &context.run_id);
     let mut notes = Vec::new();
     let service = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
     if let (Some(_), Some(pod), Evidence::Real) = (service, &workload.pod, connected.evidence) {
@@ -513,7 +517,13 @@ async fn teardown(
     match (released, notes.is_empty()) {
         (Ok(()), true) => StepResult::Ok,
         (Ok(()), false) => failed(Class::ExecFailed, notes.join("; ")),
-        (Err(e), _) => failed(Class::StepTimeout, e),
+        (Err(e), _) => failed(
+            Class::StepTimeout,
+            format!(
+                "{e}; remove what is left with `harness janitor --context {} --run-id {}`",
+                connected.context, run_id
+            ),
+        ),
     }
 }
 
