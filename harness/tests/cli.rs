@@ -258,22 +258,19 @@ fn overrides_select_matrix_cells() {
 
 #[test]
 fn durations_are_between_a_second_and_a_day() {
-    rejects(
-        seed().replace("timeout: 10m", "timeout: 0s").as_bytes(),
-        "bad.yaml:61:14: duration `0s` is shorter than 1s",
-    );
-    rejects(
-        seed().replace("timeout: 10m", "timeout: 1ns").as_bytes(),
-        "duration `1ns` is shorter than 1s",
-    );
-    rejects(
-        seed().replace("timeout: 10m", "timeout: 99999999999h").as_bytes(),
-        "is longer than 24h",
-    );
-    rejects(
-        seed().replace("timeout: 10m", "timeout: soon").as_bytes(),
-        "is not a duration",
-    );
+    for (timeout, expected) in [
+        ("0s", "bad.yaml:61:14: duration `0s` is shorter than 1s"),
+        ("1ns", "duration `1ns` is shorter than 1s"),
+        ("99999999999h", "is longer than 24h"),
+        ("soon", "is not a duration"),
+    ] {
+        rejects(
+            seed()
+                .replace("timeout: 10m", &format!("timeout: {timeout}"))
+                .as_bytes(),
+            expected,
+        );
+    }
 }
 
 #[test]

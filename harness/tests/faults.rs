@@ -456,13 +456,24 @@ fn assert_refused(outcome: &Outcome) {
     );
 }
 
-/// Runs against a fake server behaving as `behaviour` through context `k0s-windows` and checks: exit 3 with an
-/// infra-error, nothing mutated, the token shown nowhere. The server, for further checks.
-fn fails_as_infrastructure(behaviour: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> FakeApiServer {
+/// Runs the harness against a fake server behaving as `behaviour`, through `context`: the server, what the run did,
+/// and the kubeconfig's token.
+fn run_against(
+    behaviour: impl Fn(&str, &str) -> Reply + Send + Sync + 'static,
+    context: &str,
+    extra_args: &[&str],
+) -> (FakeApiServer, Outcome, String) {
     let server = FakeApiServer::start(behaviour);
     let dir = tempfile::tempdir().unwrap();
     let token = secret();
-    let outcome = run_harness(&kubeconfig(dir.path(), &server.url(), &token), "k0s-windows", &[]);
+    let outcome = run_harness(&kubeconfig(dir.path(), &server.url(), &token), context, extra_args);
+    (server, outcome, token)
+}
+
+/// Runs against a fake server behaving as `behaviour` through context `k0s-windows` and checks: exit 3 with an
+/// infra-error, nothing mutated, the token shown nowhere. The server, for further checks.
+fn fails_as_infrastructure(behaviour: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> FakeApiServer {
+    let (server, outcome, token) = run_against(behaviour, "k0s-windows", &[]);
     assert_infra_error(&outcome);
     assert_nothing_mutated(&server);
     assert_no_secret(&outcome, &token);
@@ -573,10 +584,7 @@ fn missing_kubeconfig_is_an_infrastructure_error() {
 
 #[test]
 fn context_the_scenario_does_not_allow_is_refused_before_connecting() {
-    let server = FakeApiServer::start(cluster);
-    let dir = tempfile::tempdir().unwrap();
-    let token = secret();
-    let outcome = run_harness(&kubeconfig(dir.path(), &server.url(), &token), "no-such-context", &[]);
+    let (server, outcome, token) = run_against(cluster, "no-such-context", &[]);
     assert_refused(&outcome);
     assert_no_request(&server);
     assert_no_secret(&outcome, &token);
@@ -584,10 +592,7 @@ fn context_the_scenario_does_not_allow_is_refused_before_connecting() {
 
 #[test]
 fn testbed_context_on_a_cluster_that_is_not_the_test_bed_is_refused() {
-    let server = FakeApiServer::start(cluster);
-    let dir = tempfile::tempdir().unwrap();
-    let token = secret();
-    let outcome = run_harness(&kubeconfig(dir.path(), &server.url(), &token), "harness-testbed", &[]);
+    let (server, outcome, token) = run_against(cluster, "harness-testbed", &[]);
     assert_refused(&outcome);
     assert_nothing_mutated(&server);
     assert_no_secret(&outcome, &token);

@@ -128,12 +128,7 @@ fn checked_context(
     scenarios: &[std::sync::Arc<crate::scenario::Loaded>],
     timeout: std::time::Duration,
 ) -> Result<crate::lanes::cluster::Target, Exit> {
-    let mut allowed: Vec<String> = scenarios
-        .iter()
-        .flat_map(|s| s.scenario.cluster.contexts.iter().cloned())
-        .collect();
-    allowed.sort();
-    allowed.dedup();
+    let allowed = allowed_contexts(scenarios);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -147,4 +142,15 @@ fn checked_context(
             errln!("error: {e}\n  help: {}", e.help());
             e.exit()
         })
+}
+
+/// Every kube context some scenario allows.
+fn allowed_contexts(scenarios: &[std::sync::Arc<crate::scenario::Loaded>]) -> Vec<String> {
+    let mut allowed: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| s.scenario.cluster.contexts.iter().cloned())
+        .collect();
+    allowed.sort();
+    allowed.dedup();
+    allowed
 }

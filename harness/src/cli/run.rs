@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::cli::{load_all, overrides};
+use crate::cli::{allowed_contexts, load_all, overrides};
 use crate::exit::Exit;
 use crate::lanes::{self, Context, Lane, cluster};
-use crate::scenario::Loaded;
 use crate::{outcome, plan, report};
 
 /// Arguments of `harness run`.
@@ -201,17 +200,6 @@ async fn on_signal(interrupted: Arc<AtomicBool>, stop: Arc<tokio::sync::Notify>)
     interrupted.store(true, Ordering::SeqCst);
     stop.notify_waiters();
     stop.notify_one();
-}
-
-/// Every context some scenario allows.
-fn allowed_contexts(scenarios: &[Arc<Loaded>]) -> Vec<String> {
-    let mut allowed: Vec<String> = scenarios
-        .iter()
-        .flat_map(|s| s.scenario.cluster.contexts.iter().cloned())
-        .collect();
-    allowed.sort();
-    allowed.dedup();
-    allowed
 }
 
 /// A run id is a label value and part of names: lower-case letters, digits and dashes, at most 40.
