@@ -11,3 +11,4 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod scenario;
+pub mod words;

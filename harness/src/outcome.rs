@@ -4,17 +4,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::Class;
-use crate::lanes::Lane;
 use crate::scenario::expect::Expected;
-use crate::scenario::model::Environment;
-
-/// Where a result comes from. Simulated results are shown apart and never accepted as real.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Evidence {
-    Real,
-    Simulated,
-}
+pub use crate::words::Evidence;
+use crate::words::{Environment, Lane};
 
 /// What a step did, once classified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

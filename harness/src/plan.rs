@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::lanes::{self, Context, Lane};
+use crate::lanes::{self, Context};
 use crate::scenario::Loaded;
 use crate::scenario::matrix::{self, Case};
+use crate::words::Lane;
 
 /// One case on one lane, and the reason it will not run here, if it will not.
 #[derive(Debug, Clone)]

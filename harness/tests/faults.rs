@@ -732,3 +732,29 @@ fn an_api_server_that_goes_away_mid_run_is_an_infrastructure_error_naming_what_w
     );
     assert_no_secret(&outcome, &token);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_killed_run_keeps_every_outcome_it_saw() {
+    let server = FakeApiServer::start(|_, _| Reply::Stall);
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = run_harness_signalled(
+        &kubeconfig(dir.path(), &server.url(), &secret()),
+        "k0s-windows",
+        &["--lane", "offline", "--request-timeout", "30s"],
+        Some(("KILL", Duration::from_millis(2000))),
+    );
+    assert_eq!(outcome.code, None, "the run was not killed: {outcome}");
+    let jsonl = outcome.report("outcomes.jsonl").unwrap_or_default();
+    let offline: Vec<Value> = jsonl
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("whole lines only"))
+        .filter(|o: &Value| o["lane"] == "offline")
+        .collect();
+    assert_eq!(
+        offline.len(),
+        2,
+        "the offline outcomes seen before the kill are lost:\n{jsonl}"
+    );
+    assert_nothing_mutated(&server);
+}

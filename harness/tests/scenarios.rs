@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::lanes::{self, Context, Lane};
+use harness::lanes::{self, Context};
 use harness::outcome::Outcome;
 use harness::plan;
 use harness::render;
 use harness::scenario::{self, matrix::Case};
+use harness::words::Lane;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 fn repository() -> PathBuf {

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use crate::cli::{checked_context, load_all};
 use crate::exit::Exit;
-use crate::lanes::{Context, Lane};
+use crate::lanes::Context;
 use crate::plan;
+use crate::words::Lane;
 
 /// Arguments of `harness plan`.
 #[derive(Debug, clap::Args)]

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use crate::cli::overrides;
 use crate::exit::Exit;
-use crate::lanes::Lane;
 use crate::render;
 use crate::scenario::{self, matrix};
+use crate::words::Lane;
 
 /// Arguments of `harness render`.
 #[derive(Debug, clap::Args)]

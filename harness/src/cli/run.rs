@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::cli::{allowed_contexts, load_all, overrides};
 use crate::exit::Exit;
-use crate::lanes::{self, Context, Lane, cluster};
+use crate::lanes::{self, Context, cluster};
+use crate::words::Lane;
 use crate::{outcome, plan, report};
 
 /// Arguments of `harness run`.
@@ -62,11 +63,14 @@ pub fn run(args: Args) -> Exit {
         );
         return Exit::InvalidInput;
     }
-    let lanes: Vec<Lane> = if args.lanes.is_empty() {
+    // Each lane once, the fast ones first.
+    let mut lanes: Vec<Lane> = if args.lanes.is_empty() {
         Lane::ALL.to_vec()
     } else {
         args.lanes.clone()
     };
+    lanes.sort();
+    lanes.dedup();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -120,7 +124,15 @@ pub fn run(args: Args) -> Exit {
         return Exit::InvalidInput;
     }
     let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let mut reporters = match report::Reporters::for_run(&args.out, progress) {
+        Ok(reporters) => reporters,
+        Err(e) => {
+            errln!("error: cannot write the reports into {}: {e}", args.out.display());
+            return Exit::Infrastructure;
+        }
+    };
     let mut outcomes = Vec::new();
+    let mut report_error = None;
     runtime.block_on(async {
         for planned in &planned {
             if interrupted.load(Ordering::SeqCst) {
@@ -132,14 +144,8 @@ pub fn run(args: Args) -> Exit {
             };
             for mut outcome in found {
                 outcome.redact();
-                if progress {
-                    errln!(
-                        "{} {} {}: {}",
-                        outcome.verdict.as_str(),
-                        outcome.lane,
-                        outcome.case,
-                        outcome.step
-                    );
+                if let Err(e) = reporters.outcome(&outcome) {
+                    report_error.get_or_insert(e);
                 }
                 outcomes.push(outcome);
             }
@@ -161,7 +167,7 @@ pub fn run(args: Args) -> Exit {
             }
         }
     }
-    match report::write_all(&args.out, &outcomes) {
+    match report_error.map_or_else(|| reporters.finish(&outcomes), Err) {
         Ok(paths) => {
             out!("{}", report::summary(&outcomes));
             for path in paths {

@@ -111,8 +111,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::lanes::Lane;
     use crate::scenario::{error::Source, from_source, matrix};
+    use crate::words::Lane;
 
     #[test]
     fn the_scenarios_node_selector_is_merged_into_the_pod_and_wins() {

@@ -2,8 +2,8 @@
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::lanes::Lane;
 use crate::outcome::{Outcome, StepResult, Verdict};
+use crate::words::Lane;
 
 /// The JUnit XML of `outcomes`: as-expected verdicts pass, differing ones fail, infrastructure errors are errors.
 pub fn xml(outcomes: &[Outcome]) -> String {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::outcome::Outcome;
 
-pub use summary::{markdown, summary};
+pub use summary::{line, markdown, summary};
 
 /// Makes `dir` ready for the reports before anything runs: a folder (created if missing), never a file.
 pub fn prepare(dir: &Path) -> Result<(), String> {
@@ -20,27 +20,123 @@ pub fn prepare(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// Writes every report into `dir`: `outcomes.jsonl`, `junit.xml` and `summary.md`; returns their paths.
-pub fn write_all(dir: &Path, outcomes: &[Outcome]) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
-    let mut jsonl = Vec::new();
-    for outcome in outcomes {
-        serde_json::to_writer(&mut jsonl, outcome)?;
-        jsonl.write_all(b"\n")?;
+/// A listener of a run: told of each outcome as it is judged, and of the end of the run. A new report format is one
+/// more implementation.
+pub trait Reporter {
+    /// One outcome, as soon as it is known.
+    fn outcome(&mut self, _outcome: &Outcome) -> std::io::Result<()> {
+        Ok(())
     }
-    let files = [
-        ("outcomes.jsonl", jsonl),
-        ("junit.xml", junit::xml(outcomes).into_bytes()),
-        ("summary.md", markdown(outcomes).into_bytes()),
-    ];
-    files
-        .into_iter()
-        .map(|(name, bytes)| {
-            let path = dir.join(name);
-            replace(&path, &bytes)?;
-            Ok(path)
-        })
-        .collect()
+
+    /// The run is over (finished or interrupted): `outcomes` is all of it. Returns the files written.
+    fn finish(&mut self, _outcomes: &[Outcome]) -> std::io::Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Every reporter of a run, fed together.
+pub struct Reporters(Vec<Box<dyn Reporter>>);
+
+impl Reporters {
+    /// The reports of a run into `dir` (`outcomes.jsonl` as it happens, `junit.xml` and `summary.md` at the end),
+    /// and a progress line per outcome on stderr when `progress`.
+    pub fn for_run(dir: &Path, progress: bool) -> std::io::Result<Reporters> {
+        let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Jsonl::create(dir)?)];
+        reporters.push(Box::new(AtEnd {
+            path: dir.join("junit.xml"),
+            render: junit::xml,
+        }));
+        reporters.push(Box::new(AtEnd {
+            path: dir.join("summary.md"),
+            render: markdown,
+        }));
+        if progress {
+            reporters.push(Box::new(Progress));
+        }
+        Ok(Reporters(reporters))
+    }
+
+    /// Tells every reporter of `outcome`; the first error is returned after all were told.
+    pub fn outcome(&mut self, outcome: &Outcome) -> std::io::Result<()> {
+        self.0.iter_mut().map(|r| r.outcome(outcome)).fold(Ok(()), Result::and)
+    }
+
+    /// Ends every reporter; the files they wrote.
+    pub fn finish(&mut self, outcomes: &[Outcome]) -> std::io::Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for reporter in &mut self.0 {
+            written.extend(reporter.finish(outcomes)?);
+        }
+        Ok(written)
+    }
+}
+
+/// `outcomes.jsonl`: one line per outcome, appended and flushed as it happens, so an interrupted or killed run keeps
+/// everything it saw.
+struct Jsonl {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl Jsonl {
+    /// A new, empty `outcomes.jsonl` in `dir` (whatever was there, a symlink included, is removed, never followed).
+    fn create(dir: &Path) -> std::io::Result<Jsonl> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("outcomes.jsonl");
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        Ok(Jsonl { path, file })
+    }
+}
+
+impl Reporter for Jsonl {
+    fn outcome(&mut self, outcome: &Outcome) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(outcome)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.flush()
+    }
+
+    fn finish(&mut self, _outcomes: &[Outcome]) -> std::io::Result<Vec<PathBuf>> {
+        self.file.sync_all()?;
+        Ok(vec![self.path.clone()])
+    }
+}
+
+/// A report rendered from all outcomes once the run is over.
+struct AtEnd {
+    path: PathBuf,
+    render: fn(&[Outcome]) -> String,
+}
+
+impl Reporter for AtEnd {
+    fn finish(&mut self, outcomes: &[Outcome]) -> std::io::Result<Vec<PathBuf>> {
+        replace(&self.path, (self.render)(outcomes).as_bytes())?;
+        Ok(vec![self.path.clone()])
+    }
+}
+
+/// A line per outcome on stderr while the run goes on.
+struct Progress;
+
+impl Reporter for Progress {
+    fn outcome(&mut self, outcome: &Outcome) -> std::io::Result<()> {
+        let mut stderr = std::io::stderr();
+        let _ = stderr.write_all(crate::redact::printable(&line(outcome)).as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes every report of `outcomes` into `dir` at once (for a run that is already over).
+pub fn write_all(dir: &Path, outcomes: &[Outcome]) -> std::io::Result<Vec<PathBuf>> {
+    let mut reporters = Reporters::for_run(dir, false)?;
+    for outcome in outcomes {
+        reporters.outcome(outcome)?;
+    }
+    reporters.finish(outcomes)
 }
 
 /// Writes `bytes` to a new file beside `path` and renames it over `path`: a symlink at `path` is replaced, never

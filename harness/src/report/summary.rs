@@ -13,29 +13,32 @@ const ORDER: [Verdict; 8] = [
     Verdict::InfraError,
 ];
 
+/// One outcome as a line: verdict, lane, case, step, what was observed, what was expected; simulated ones marked. The
+/// terminal's progress and the summary print the same line.
+pub fn line(o: &Outcome) -> String {
+    let evidence = if o.evidence == Evidence::Simulated {
+        " [simulated]"
+    } else {
+        ""
+    };
+    let expected = o
+        .expected
+        .as_deref()
+        .map(|e| format!(" (expected {e})"))
+        .unwrap_or_default();
+    format!(
+        "{:<22} {:<8} {} {}: {}{expected}{evidence}\n",
+        o.verdict.as_str(),
+        o.lane.as_str(),
+        o.case,
+        o.step,
+        o.result
+    )
+}
+
 /// One line per outcome and a count per verdict; simulated results are marked and counted apart.
 pub fn summary(outcomes: &[Outcome]) -> String {
-    let mut out = String::new();
-    for o in outcomes {
-        let evidence = if o.evidence == Evidence::Simulated {
-            " [simulated]"
-        } else {
-            ""
-        };
-        let expected = o
-            .expected
-            .as_deref()
-            .map(|e| format!(" (expected {e})"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "{:<22} {:<8} {} {}: {}{expected}{evidence}\n",
-            o.verdict.as_str(),
-            o.lane.as_str(),
-            o.case,
-            o.step,
-            o.result
-        ));
-    }
+    let mut out: String = outcomes.iter().map(line).collect();
     let mut totals = Vec::new();
     for verdict in ORDER {
         for (evidence, label) in [(Evidence::Real, ""), (Evidence::Simulated, " (simulated)")] {

@@ -7,7 +7,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::classify::Class;
-use crate::lanes::Lane;
+use crate::words::Lane;
 
 /// lane -> variant -> step -> expectation.
 pub type Expectations = IndexMap<Lane, IndexMap<String, IndexMap<String, Expectation>>>;

@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::lanes::Lane;
 use crate::scenario::Loaded;
-use crate::scenario::validate::HOST_VARIANTS;
+use crate::words::Lane;
 
 /// One run of one variant of a scenario, in one matrix cell, on one lane.
 #[derive(Debug, Clone)]
@@ -65,9 +64,11 @@ pub fn cells(matrix: &IndexMap<String, Vec<String>>) -> Vec<IndexMap<String, Str
 /// for the host lane, when the scenario has probes.
 pub fn variants(loaded: &Loaded, lane: Lane) -> Vec<String> {
     match lane {
-        Lane::Offline | Lane::Cluster => loaded.scenario.variants.keys().cloned().collect(),
         Lane::Host if loaded.scenario.probes.is_empty() => Vec::new(),
-        Lane::Host => HOST_VARIANTS.iter().map(|v| (*v).to_owned()).collect(),
+        lane => match lane.own_variants() {
+            Some(own) => own.iter().map(|v| (*v).to_owned()).collect(),
+            None => loaded.scenario.variants.keys().cloned().collect(),
+        },
     }
 }
 

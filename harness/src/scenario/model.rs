@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::expect::Expectations;
+pub use crate::words::{Component, Environment};
 
 /// The value of `apiVersion` this harness reads.
 pub const API_VERSION: &str = "harness/v1";
@@ -102,60 +103,6 @@ pub struct Cluster {
 #[serde(rename_all = "kebab-case")]
 pub enum Distribution {
     K0s,
-}
-
-/// A versioned part of the environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum Component {
-    K0s,
-    Kubelet,
-    Containerd,
-    WindowsBuild,
-    Buildkit,
-}
-
-impl Component {
-    /// The name used in scenario files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Component::K0s => "k0s",
-            Component::Kubelet => "kubelet",
-            Component::Containerd => "containerd",
-            Component::WindowsBuild => "windowsBuild",
-            Component::Buildkit => "buildkit",
-        }
-    }
-}
-
-/// Versions of the parts that matter, as declared or as observed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Environment {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub k0s: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kubelet: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub containerd: Option<String>,
-    /// `major.ubr` of Windows Server, e.g. `20348.4773`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub windows_build: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub buildkit: Option<String>,
-}
-
-impl Environment {
-    /// The declared version of one component.
-    pub fn get(&self, component: Component) -> Option<&str> {
-        match component {
-            Component::K0s => self.k0s.as_deref(),
-            Component::Kubelet => self.kubelet.as_deref(),
-            Component::Containerd => self.containerd.as_deref(),
-            Component::WindowsBuild => self.windows_build.as_deref(),
-            Component::Buildkit => self.buildkit.as_deref(),
-        }
-    }
 }
 
 /// The DaemonSet under test.

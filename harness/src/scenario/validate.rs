@@ -7,16 +7,13 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Container;
 use regex::Regex;
 
-use crate::lanes::Lane;
 use crate::scenario::error::Problem;
 use crate::scenario::expect::{Expectation, Expectations, LAYER_STAGES};
 use crate::scenario::load::{Doc, limits};
 use crate::scenario::model::{API_VERSION, Probe, Scenario};
 use crate::scenario::params;
 use crate::scenario::version::Requirement;
-
-/// The host lane's own variants: the probe run natively, and inside a silo the probe creates.
-pub const HOST_VARIANTS: &[&str] = &["native", "in-silo"];
+use crate::words::Step;
 
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$").unwrap());
 static PARAMETER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
@@ -444,14 +441,14 @@ fn overrides(c: &mut Checks, scenario: &Scenario) {
 fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, prefix: &[&str]) {
     for (lane, variants) in expect {
         for (variant, steps) in variants {
-            let variant_known = match lane {
-                Lane::Host => HOST_VARIANTS.contains(&variant.as_str()),
-                Lane::Offline | Lane::Cluster => scenario.variants.contains_key(variant),
+            let variant_known = match lane.own_variants() {
+                Some(own) => own.contains(&variant.as_str()),
+                None => scenario.variants.contains_key(variant),
             };
             if !variant_known {
-                let choices = match lane {
-                    Lane::Host => HOST_VARIANTS.join(", "),
-                    _ => scenario.variants.keys().cloned().collect::<Vec<_>>().join(", "),
+                let choices = match lane.own_variants() {
+                    Some(own) => own.join(", "),
+                    None => scenario.variants.keys().cloned().collect::<Vec<_>>().join(", "),
                 };
                 c.at(
                     &[prefix, &[lane.as_str(), &format!("@{variant}")]].concat(),
@@ -464,8 +461,24 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                 let step_key = format!("@{step}");
                 let at = [prefix, &[lane.as_str(), variant.as_str(), step.as_str()]].concat();
                 let key = [prefix, &[lane.as_str(), variant.as_str(), step_key.as_str()]].concat();
-                let layer = match step.split_once('/') {
-                    Some(("probe", probe)) => match scenario.probes.get(probe) {
+                let Some(parsed) = Step::parse(step) else {
+                    c.at(
+                        &key,
+                        format!("`{step}` is not a step"),
+                        format!("the {lane} lane's steps are {}", lane.steps()),
+                    );
+                    continue;
+                };
+                if !lane.has_step(parsed) {
+                    c.at(
+                        &key,
+                        format!("the {lane} lane has no `{step}` step"),
+                        format!("the {lane} lane's steps are {}", lane.steps()),
+                    );
+                    continue;
+                }
+                let layer = match parsed {
+                    Step::Probe(probe) => match scenario.probes.get(probe) {
                         Some(probe) => matches!(probe, Probe::Layer(_)),
                         None => {
                             c.at(
@@ -476,7 +489,7 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                             continue;
                         }
                     },
-                    Some(("build", build)) => {
+                    Step::Build(build) => {
                         if !scenario.builds.contains_key(build) {
                             c.at(
                                 &key,
@@ -486,16 +499,7 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                         }
                         false
                     }
-                    None if *lane == Lane::Host => {
-                        c.at(
-                            &key,
-                            format!("the host lane has no `{step}` step"),
-                            "the host lane runs probes only: `probe/<name>`",
-                        );
-                        continue;
-                    }
-                    None if ["rollout", "teardown", "render"].contains(&step.as_str()) => false,
-                    None if step == "service" => {
+                    Step::Service => {
                         if scenario.variants[variant.as_str()].register_service.is_none() {
                             c.at(
                                 &key,
@@ -505,14 +509,7 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                         }
                         false
                     }
-                    _ => {
-                        c.at(
-                            &key,
-                            format!("`{step}` is not a step"),
-                            "steps are `render`, `rollout`, `service`, `probe/<name>`, `build/<name>` and `teardown`",
-                        );
-                        continue;
-                    }
+                    Step::Render | Step::Preflight | Step::Rollout | Step::Teardown => false,
                 };
                 if let Expectation::Stages(stages) = expectation {
                     if !layer {
