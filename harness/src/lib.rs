@@ -3,6 +3,7 @@
 pub mod classify;
 pub mod cli;
 pub mod exit;
+pub mod judge;
 pub mod lanes;
 pub mod normalize;
 pub mod outcome;

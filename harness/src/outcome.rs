@@ -49,6 +49,116 @@ impl StepResult {
     }
 }
 
+/// What a lane saw of one step, before any judgement. Lanes produce these; only [`crate::judge`] turns them into
+/// outcomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub step: String,
+    pub seen: Seen,
+    /// Per-stage observations of a layer probe, in stage order.
+    pub stages: IndexMap<String, Seen>,
+    pub evidence: Evidence,
+    /// The environment the lane observed; empty where it sees none.
+    pub observed: Environment,
+    /// Facts of the step worth keeping (objects applied, image, probe context).
+    pub detail: serde_json::Value,
+    pub duration_ms: Option<u64>,
+}
+
+impl Observation {
+    /// An observation of `step` with nothing but what was seen; real evidence until the lane says otherwise.
+    pub fn of(step: &str, seen: Seen) -> Observation {
+        Observation {
+            step: step.to_owned(),
+            seen,
+            stages: IndexMap::new(),
+            evidence: Evidence::Real,
+            observed: Environment::default(),
+            detail: serde_json::Value::Null,
+            duration_ms: None,
+        }
+    }
+
+    /// A step that did not run, and why.
+    pub fn skipped(step: &str, reason: impl Into<String>) -> Observation {
+        Observation::of(step, Seen::Skipped { reason: reason.into() })
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> Observation {
+        self.detail = detail;
+        self
+    }
+
+    pub fn evidence(mut self, evidence: Evidence) -> Observation {
+        self.evidence = evidence;
+        self
+    }
+
+    /// The time since `started`, as the step's duration.
+    pub fn timed(mut self, started: std::time::Instant) -> Observation {
+        self.duration_ms = Some(started.elapsed().as_millis() as u64);
+        self
+    }
+}
+
+/// What a step did, as the lane saw it: raw, before classification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Ok,
+    Failed(Failure),
+    Skipped { reason: String },
+}
+
+/// A failure as seen: the text to classify, and the facts the lane read directly (a probe's own code and step).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The line kept in reports (the first error line, verbatim).
+    pub line: String,
+    /// Everything the judge classifies (the line itself when there is nothing more).
+    pub text: String,
+    /// The class when the lane knows it without reading the text: the harness's own failures (infrastructure).
+    pub known: Option<Class>,
+    /// The class when nothing in the text is recognised.
+    pub otherwise: Class,
+    /// A code the producer reported itself (a probe's HRESULT), before any read from the text.
+    pub code: Option<String>,
+    /// The step the producer says failed, when the text names none.
+    pub stage: Option<String>,
+}
+
+impl Failure {
+    /// The harness could not observe the step: an infrastructure failure of a known class.
+    pub fn unobserved(class: Class, message: impl Into<String>) -> Failure {
+        let message = message.into();
+        Failure {
+            line: message.clone(),
+            text: message,
+            known: Some(class),
+            otherwise: class,
+            code: None,
+            stage: None,
+        }
+    }
+
+    /// The step failed with `text`, of which `line` is kept; `otherwise` when nothing in it is recognised.
+    pub fn text(line: impl Into<String>, text: impl Into<String>, otherwise: Class) -> Failure {
+        Failure {
+            line: line.into(),
+            text: text.into(),
+            known: None,
+            otherwise,
+            code: None,
+            stage: None,
+        }
+    }
+}
+
+impl From<Failure> for Seen {
+    fn from(failure: Failure) -> Seen {
+        Seen::Failed(failure)
+    }
+}
+
 /// An outcome held against its expectation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -1,0 +1,149 @@
+//! The pure judge: a lane's observation of one step, classified, held against the scenario's expectation, and made
+//! an outcome with its verdict. Nothing here talks to a cluster, a host or a file.
+
+use indexmap::IndexMap;
+
+use crate::classify;
+use crate::outcome::{Failure, Observation, Outcome, Seen, StepResult, Verdict};
+use crate::scenario::expect::expectation;
+use crate::scenario::matrix::Case;
+
+/// The outcome of `observation` in `case`, with secrets already removed from every text it carries.
+pub fn judge(case: &Case, observation: Observation) -> Outcome {
+    let stages: IndexMap<String, StepResult> = observation
+        .stages
+        .into_iter()
+        .map(|(stage, seen)| (stage, result(seen)))
+        .collect();
+    let result = result(observation.seen);
+    let expected = expectation(case, &observation.step);
+    let mut outcome = Outcome {
+        case: case.name(),
+        scenario: case.loaded.scenario.metadata.name.clone(),
+        lane: case.lane,
+        variant: case.variant.clone(),
+        cell: case.cell.clone(),
+        step: observation.step,
+        verdict: Verdict::of(&result, expected),
+        result,
+        stages,
+        expected: expected.map(|e| e.as_str().to_owned()),
+        evidence: observation.evidence,
+        observed: observation.observed,
+        detail: observation.detail,
+        duration_ms: observation.duration_ms,
+    };
+    outcome.redact();
+    outcome
+}
+
+/// What a step did, classified.
+pub fn result(seen: Seen) -> StepResult {
+    match seen {
+        Seen::Ok => StepResult::Ok,
+        Seen::Skipped { reason } => StepResult::Skipped { reason },
+        Seen::Failed(failure) => classified(failure),
+    }
+}
+
+/// A failure's class (known, else read from its text, else the lane's fallback), its code and its stage.
+fn classified(failure: Failure) -> StepResult {
+    let read = classify::classify(&failure.text);
+    let class = failure.known.or(read.class).unwrap_or(failure.otherwise);
+    let code = match failure.known {
+        Some(_) => failure.code,
+        None => failure.code.or_else(|| read.code.map(|c| c.hex())),
+    };
+    let stage = match failure.known {
+        Some(_) => failure.stage,
+        None => read.stage.map(|s| s.as_str().to_owned()).or(failure.stage),
+    };
+    StepResult::Failed {
+        class,
+        code,
+        stage,
+        first_error: Some(failure.line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::classify::Class;
+    use crate::outcome::Evidence;
+    use crate::scenario::{error::Source, from_source, matrix};
+    use crate::words::Lane;
+
+    fn seed_case(lane: Lane, variant: &str) -> Case {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/buildkit-6590.yaml");
+        let source = Arc::new(Source {
+            name: "seed.yaml".into(),
+            text: std::fs::read_to_string(&path).unwrap(),
+        });
+        let loaded = from_source(&source, &path).unwrap_or_else(|e| panic!("{}", e.render()));
+        matrix::cases(&loaded, &[lane])
+            .into_iter()
+            .find(|c| c.variant == variant)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failure_text_is_classified_and_held_against_the_claim() {
+        let case = seed_case(Lane::Cluster, "reproduction");
+        let line =
+            r#"failed to bind target "C:\buildkitd\src-test" to root "C:\buildkitd\dst-test": Access is denied."#;
+        let outcome = judge(
+            &case,
+            Observation::of(
+                "probe/bind-plain-dirs",
+                Failure::text(line, line, Class::Unknown).into(),
+            )
+            .evidence(Evidence::Simulated),
+        );
+        assert_eq!(outcome.result.class(), Some(Class::BindfltAccessDenied));
+        assert_eq!(outcome.verdict, Verdict::Reproduced);
+        assert_eq!(outcome.evidence, Evidence::Simulated);
+        assert_eq!(outcome.expected.as_deref(), Some("bindflt-access-denied"));
+    }
+
+    #[test]
+    fn the_lanes_fallback_and_known_classes_decide_what_the_text_cannot() {
+        let case = seed_case(Lane::Cluster, "reproduction");
+        let stuck = judge(
+            &case,
+            Observation::of(
+                "rollout",
+                Failure::text("not ready after 300s", "", Class::RolloutTimeout).into(),
+            ),
+        );
+        assert_eq!(stuck.result.class(), Some(Class::RolloutTimeout));
+        assert_eq!(stuck.verdict, Verdict::InfraError);
+        // A known class is not second-guessed by the text, even a text that reads as a Windows failure.
+        let refused = Failure::unobserved(Class::NotOwned, "namespace exists; Access is denied.");
+        let outcome = judge(&case, Observation::of("rollout", refused.into()));
+        assert_eq!(outcome.result.class(), Some(Class::NotOwned));
+        assert_eq!(outcome.verdict, Verdict::InfraError);
+    }
+
+    #[test]
+    fn skips_ok_and_secrets() {
+        let case = seed_case(Lane::Offline, "reproduction");
+        assert_eq!(
+            judge(&case, Observation::of("render", Seen::Ok)).verdict,
+            Verdict::Passed
+        );
+        let skipped = judge(
+            &case,
+            Observation::skipped("render", "token: abcdef0123456789 was refused"),
+        );
+        assert_eq!(skipped.verdict, Verdict::Skipped);
+        assert!(
+            !skipped.result.to_string().contains("abcdef0123456789"),
+            "{}",
+            skipped.result
+        );
+    }
+}
