@@ -1,5 +1,5 @@
 //! Building a `CreateProcessW` command line from an argv, so the child's `CommandLineToArgvW` (and the C/Rust/Go
-//! runtimes) get back exactly the arguments `in-silo` was given.
+//! runtimes) get back exactly the arguments `in-silo` was given; and reading one back by those rules.
 
 /// Quotes one argument for the MSVC/`CommandLineToArgvW` rules: left alone when it has no space, tab,
 /// newline or quote; otherwise wrapped in quotes, with backslashes doubled only where they precede a
@@ -77,63 +77,77 @@ pub fn command_line(program: &str, args: &[String]) -> Result<String, CommandLin
     Ok(line)
 }
 
+/// How a program reads `line` (the part after its name), by the CommandLineToArgvW / msvcrt rules:
+/// 2n backslashes and a quote give n backslashes and toggle quoting, 2n+1 backslashes and a quote give n
+/// backslashes and a literal quote, other backslashes are literal, space and tab separate outside quotes.
+/// `""` inside quotes is a literal quote; `post_2008` keeps the region quoted after it (msvcrt since 2008),
+/// otherwise it ends the region (older msvcrt, and Go's os.Args).
+pub fn split_with(line: &str, post_2008: bool) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while matches!(chars.peek(), Some(' ' | '\t')) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return args;
+        }
+        let mut arg = String::new();
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            if matches!(c, ' ' | '\t') && !quoted {
+                break;
+            }
+            chars.next();
+            match c {
+                '\\' => {
+                    let mut backslashes = 1;
+                    while chars.peek() == Some(&'\\') {
+                        chars.next();
+                        backslashes += 1;
+                    }
+                    if chars.peek() == Some(&'"') {
+                        arg.extend(std::iter::repeat_n('\\', backslashes / 2));
+                        if backslashes % 2 == 1 {
+                            chars.next();
+                            arg.push('"');
+                        }
+                    } else {
+                        arg.extend(std::iter::repeat_n('\\', backslashes));
+                    }
+                }
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    chars.next();
+                    arg.push('"');
+                    quoted = post_2008;
+                }
+                '"' => quoted = !quoted,
+                _ => arg.push(c),
+            }
+        }
+        args.push(arg);
+    }
+}
+
+/// [`split_with`] by the post-2008 rule, as CommandLineToArgvW.
+pub fn split(line: &str) -> Vec<String> {
+    split_with(line, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The MSVC / `CommandLineToArgvW` splitting rules for arguments after the first, to check that
-    /// quoting round-trips.
-    fn split_args(line: &str) -> Vec<String> {
-        let chars: Vec<char> = line.chars().collect();
-        let mut args = Vec::new();
-        let mut i = 0;
-        while i < chars.len() {
-            while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
-                i += 1;
-            }
-            if i >= chars.len() {
-                break;
-            }
-            let mut arg = String::new();
-            let mut in_quotes = false;
-            while i < chars.len() {
-                let c = chars[i];
-                if c == '\\' {
-                    let start = i;
-                    while i < chars.len() && chars[i] == '\\' {
-                        i += 1;
-                    }
-                    let n = i - start;
-                    if i < chars.len() && chars[i] == '"' {
-                        arg.extend(std::iter::repeat_n('\\', n / 2));
-                        if n % 2 == 1 {
-                            arg.push('"');
-                            i += 1;
-                        }
-                    } else {
-                        arg.extend(std::iter::repeat_n('\\', n));
-                    }
-                    continue;
-                }
-                if c == '"' {
-                    if in_quotes && i + 1 < chars.len() && chars[i + 1] == '"' {
-                        arg.push('"');
-                        i += 2;
-                        continue;
-                    }
-                    in_quotes = !in_quotes;
-                    i += 1;
-                    continue;
-                }
-                if !in_quotes && (c == ' ' || c == '\t') {
-                    break;
-                }
-                arg.push(c);
-                i += 1;
-            }
-            args.push(arg);
-        }
-        args
+    #[test]
+    fn the_parser_reads_the_documented_examples() {
+        // The examples of Microsoft's "Parsing C command-line arguments".
+        assert_eq!(split(r#""a b c" d e"#), ["a b c", "d", "e"]);
+        assert_eq!(split(r#""ab\"c" "\\" d"#), [r#"ab"c"#, "\\", "d"]);
+        assert_eq!(split(r#"a\\\b d"e f"g h"#), [r"a\\\b", "de fg", "h"]);
+        assert_eq!(split(r#"a\\\"b c d"#), [r#"a\"b"#, "c", "d"]);
+        assert_eq!(split(r#"a\\\\"b c" d e"#), [r"a\\b c", "d", "e"]);
+        assert_eq!(split(r#"a"b"" c d"#), [r#"ab" c d"#]);
+        assert_eq!(split_with(r#"a"b"" c d"#, false), [r#"ab""#, "c", "d"]);
     }
 
     #[test]
@@ -169,7 +183,7 @@ mod tests {
         let line = command_line(r"C:\tools dir\bindprobe.exe", &args).unwrap();
         assert!(line.starts_with(r#""C:\tools dir\bindprobe.exe" "#));
         let rest = &line[r#""C:\tools dir\bindprobe.exe""#.len()..];
-        assert_eq!(split_args(rest), args);
+        assert_eq!(split(rest), args);
     }
 
     #[test]

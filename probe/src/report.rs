@@ -1,7 +1,8 @@
 //! The report contract: the one JSON object every subcommand prints, its readable `--text` form, and the exit codes.
 //!
-//! Field names are stable (schema 1); consumers such as the harness's host lane parse them. New
+//! Field names are stable (schema 1); the harness's lanes read them with these very types. New
 //! fields may be added; existing ones keep their name, type and meaning. See `probe/README.md`.
+//! Readers tolerate what older or abbreviated reports leave out where a field says `#[serde(default)]`.
 
 use serde::{Deserialize, Serialize};
 
@@ -221,14 +222,17 @@ pub struct FileCheck {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsInfo {
     /// `RtlGetVersion` major.
+    #[serde(default)]
     pub major: u32,
     /// `RtlGetVersion` minor.
+    #[serde(default)]
     pub minor: u32,
     /// `RtlGetVersion` build number (20348 for Windows Server 2022).
     pub build: u32,
     /// `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\UBR` (the patch level, 4773 in the seed).
     pub ubr: Option<u32>,
     /// `major.minor.build.ubr` (`10.0.20348.4773`), or without `.ubr` if unknown.
+    #[serde(default)]
     pub version: String,
     /// `ProductName` from the same key.
     pub product_name: Option<String>,
@@ -245,6 +249,7 @@ pub struct UserInfo {
 
 /// `context` details. Each fact is null when its query failed (the failing step says why).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ContextInfo {
     /// This process.
     pub pid: u32,
@@ -324,6 +329,7 @@ pub struct SiloBinding {
 
 /// `in-silo` details about the child.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChildInfo {
     /// PROGRAM.
     pub program: String,
@@ -350,8 +356,10 @@ pub struct Report {
     /// The subcommand: `bind`, `layer`, `context`, `in-silo`; null for a usage error with no command.
     pub probe: Option<String>,
     /// The contract version ([`SCHEMA`]).
+    #[serde(default)]
     pub schema: u32,
     /// The bindprobe version.
+    #[serde(default)]
     pub bindprobe_version: String,
     /// True when the probed operation succeeded (`in-silo`: the child ran and exited 0).
     pub ok: bool,
@@ -363,6 +371,7 @@ pub struct Report {
     /// The name of the first failing step; null on success.
     pub failed_step: Option<String>,
     /// Every step, in order, including cleanup.
+    #[serde(default)]
     pub steps: Vec<Step>,
     /// `bind` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]

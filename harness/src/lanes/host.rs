@@ -1,29 +1,26 @@
 //! The host lane: the Windows probe natively and inside a silo the probe creates, on an elevated Windows machine.
 //!
 //! Per case (variant `native` or `in-silo`) the lane runs `bindprobe context` and then every probe of the scenario
-//! through `bindprobe` (see `probe/README.md` for its JSON contract), either directly or as
-//! `bindprobe in-silo -- bindprobe ...`, and turns each report into an outcome: the probe's `error` is worded like
-//! go-winio / hcsshim / containerd, so the same classifier that reads buildkitd's logs classifies it. The probe
-//! is located next to the harness binary, through `BINDPROBE`, or built with cargo.
+//! through `bindprobe`, either directly or as `bindprobe in-silo -- bindprobe ...`, and turns each report into an
+//! outcome (the command lines and the report's meaning are in `lanes::probe`). The probe is located next to the
+//! harness binary, through `BINDPROBE`, or built with cargo.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use indexmap::IndexMap;
-use serde::Deserialize;
+use bindprobe::report::Report;
 use serde_json::{Value, json};
 
-use crate::classify::{self, Class, Code, CodeSource};
+use crate::classify::Class;
+use crate::lanes::probe::{
+    bind_args, layer_args, layer_stages, observed_environment, parse_report, probe_args, safe_to_delete, step_result,
+};
 use crate::lanes::{Context, record, skipped};
 use crate::outcome::{Evidence, Outcome, StepResult};
-use crate::scenario::expect::LAYER_STAGES;
 use crate::scenario::matrix::Case;
-use crate::scenario::model::{Environment, Probe};
-
-/// Seconds a probe may run inside the silo before `in-silo` terminates it.
-const SILO_TIMEOUT_SECS: u32 = 300;
+use crate::scenario::model::Probe;
 
 /// Where containerd keeps Windows snapshots: its default root, and k0s's.
 const SNAPSHOT_ROOTS: &[&str] = &[
@@ -31,50 +28,11 @@ const SNAPSHOT_ROOTS: &[&str] = &[
     r"C:\var\lib\k0s\containerd\io.containerd.snapshotter.v1.windows\snapshots",
 ];
 
-/// The part of bindprobe's report (schema 1) the lane reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProbeReport {
-    pub probe: Option<String>,
-    pub ok: bool,
-    pub exit_code: i32,
-    pub error: Option<String>,
-    pub failed_step: Option<String>,
-    #[serde(default)]
-    pub steps: Vec<ProbeStep>,
-    #[serde(default)]
-    pub context: Option<Value>,
-    #[serde(default)]
-    pub child: Option<ProbeChild>,
-}
-
-/// One step of a probe report.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProbeStep {
-    pub name: String,
-    pub ok: bool,
-    pub hresult: Option<String>,
-    pub win32: Option<u32>,
-    pub message: Option<String>,
-}
-
-/// The child of `in-silo`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProbeChild {
-    pub exit_code: Option<u32>,
-    pub report: Option<Value>,
-    pub stdout: Option<String>,
-    #[serde(default)]
-    pub stderr: String,
-}
-
-/// bindprobe's exit code for "could not set up" (see probe/README.md).
-const PROBE_SETUP: i32 = 3;
-
 /// The located probe and what it saw of this machine.
 #[derive(Debug)]
 struct Located {
     exe: PathBuf,
-    context: ProbeReport,
+    context: Report,
 }
 
 static LOCATED: OnceLock<Result<Located, String>> = OnceLock::new();
@@ -98,18 +56,16 @@ pub fn unavailable() -> Option<String> {
 }
 
 /// Why the machine `bindprobe context` describes cannot run the lane, if it cannot.
-pub fn machine_unfit(context: &ProbeReport) -> Option<String> {
+pub fn machine_unfit(context: &Report) -> Option<String> {
     let c = context.context.as_ref()?;
-    if c["elevated"] == Value::Bool(false) {
+    if c.elevated == Some(false) {
         return Some("the host lane needs an elevated Windows machine; this process is not elevated".to_owned());
     }
-    if c["bindfltapi_dll"]["exists"] == Value::Bool(false) {
-        return Some(format!(
-            "the bind filter API is not installed here ({} is missing)",
-            c["bindfltapi_dll"]["path"].as_str().unwrap_or("bindfltapi.dll")
-        ));
-    }
-    None
+    let dll = c.bindfltapi_dll.as_ref().filter(|dll| !dll.exists)?;
+    Some(format!(
+        "the bind filter API is not installed here ({} is missing)",
+        dll.path
+    ))
 }
 
 fn locate() -> Result<Located, String> {
@@ -190,14 +146,13 @@ pub fn executable_from_cargo_messages(messages: &str) -> Option<PathBuf> {
         .next_back()
 }
 
-/// Runs bindprobe with `args` and parses its one JSON report.
-fn run_probe(exe: &Path, args: &[String]) -> Result<ProbeReport, String> {
+/// Runs bindprobe with `args` and parses its JSON report.
+fn run_probe(exe: &Path, args: &[String]) -> Result<Report, String> {
     let output = Command::new(exe)
         .args(args)
         .output()
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.trim()).map_err(|e| {
+    parse_report(&String::from_utf8_lossy(&output.stdout)).map_err(|e| {
         format!(
             "bindprobe printed no report ({e}); exit {:?}; stderr: {}",
             output.status.code(),
@@ -206,25 +161,9 @@ fn run_probe(exe: &Path, args: &[String]) -> Result<ProbeReport, String> {
     })
 }
 
-/// The command line for `args`, run natively or inside a fresh silo.
-pub fn probe_args(exe: &Path, in_silo: bool, args: &[String]) -> Vec<String> {
-    if !in_silo {
-        return args.to_vec();
-    }
-    let mut all = vec![
-        "in-silo".to_owned(),
-        "--timeout".to_owned(),
-        SILO_TIMEOUT_SECS.to_string(),
-        "--".to_owned(),
-        exe.display().to_string(),
-    ];
-    all.extend(args.iter().cloned());
-    all
-}
-
 /// The report that describes the probed operation: the child's inside a silo, else the report itself.
 /// `Err` when `in-silo` could not make the silo or start the child (the harness's infrastructure, not the bug).
-pub fn effective_report(report: &ProbeReport, in_silo: bool) -> Result<ProbeReport, String> {
+pub fn effective_report(report: &Report, in_silo: bool) -> Result<Report, String> {
     if !in_silo {
         return Ok(report.clone());
     }
@@ -246,109 +185,12 @@ pub fn effective_report(report: &ProbeReport, in_silo: bool) -> Result<ProbeRepo
     serde_json::from_value(inner).map_err(|e| format!("the report from inside the silo is malformed: {e}"))
 }
 
-/// The code of the failing step, as the classifier prints codes.
-fn failing_code(report: &ProbeReport) -> Option<String> {
-    let failed = report.failed_step.as_deref()?;
-    let step = report.steps.iter().find(|s| s.name == failed && !s.ok)?;
-    let hex = step.hresult.as_deref()?.trim_start_matches("0x");
-    let value = u32::from_str_radix(hex, 16).ok()?;
-    Some(Code::new(value, CodeSource::Explicit).hex())
-}
-
 fn infra(message: String) -> StepResult {
     StepResult::Failed {
         class: Class::ExecFailed,
         code: None,
         stage: None,
         first_error: Some(message),
-    }
-}
-
-/// A probe's step result: ok, a failure classified from its upstream-worded error, or an infrastructure failure
-/// when the probe could not set up (exit 3).
-pub fn step_result(report: &ProbeReport) -> StepResult {
-    if report.ok {
-        return StepResult::Ok;
-    }
-    let error = report
-        .error
-        .clone()
-        .unwrap_or_else(|| "the probe failed without an error".to_owned());
-    if report.exit_code == PROBE_SETUP {
-        return StepResult::Failed {
-            class: Class::ExecFailed,
-            code: failing_code(report),
-            stage: report.failed_step.clone(),
-            first_error: Some(error),
-        };
-    }
-    let classified = classify::classify(&error);
-    StepResult::Failed {
-        class: classified.class.unwrap_or(Class::Unknown),
-        code: failing_code(report).or_else(|| classified.code.map(|c| c.hex())),
-        stage: classified
-            .stage
-            .map(|s| s.as_str().to_owned())
-            .or_else(|| report.failed_step.clone()),
-        first_error: Some(error),
-    }
-}
-
-/// The layer stage a `bindprobe layer` step belongs to (cleanup steps belong to none).
-pub fn layer_stage(step: &str) -> Option<&'static str> {
-    match step {
-        "load_vmcompute" | "ActivateLayer" => Some("activate"),
-        "NameToGuid" | "PrepareLayer" => Some("prepare"),
-        "GetLayerMountPath(length)" | "GetLayerMountPath(path)" | "stat_files" => Some("get-mount-path"),
-        "mkdir_root"
-        | "load_bindfltapi"
-        | "mkdir_root_parent"
-        | "BfSetupFilter"
-        | "write_source_stream"
-        | "list_root"
-        | "BfRemoveMapping" => Some("bind"),
-        _ => None,
-    }
-}
-
-/// Per-stage results of a layer probe, in containerd's order, up to the stage that failed.
-pub fn layer_stages(report: &ProbeReport) -> IndexMap<String, StepResult> {
-    let mut stages = IndexMap::new();
-    let failed_stage = report.failed_step.as_deref().and_then(layer_stage);
-    for &stage in LAYER_STAGES {
-        if !report.steps.iter().any(|s| layer_stage(&s.name) == Some(stage)) {
-            break;
-        }
-        if failed_stage == Some(stage) {
-            stages.insert(stage.to_owned(), step_result(report));
-            break;
-        }
-        stages.insert(stage.to_owned(), StepResult::Ok);
-    }
-    stages
-}
-
-/// Whether the probe's work directory can be deleted: nothing was bound, or the binding was removed. (Deleting a
-/// directory that is still bound would delete the files it is bound to.)
-pub fn safe_to_delete(report: &ProbeReport) -> bool {
-    let bound = report.steps.iter().any(|s| s.name == "BfSetupFilter" && s.ok);
-    let removed = report.steps.iter().any(|s| s.name == "BfRemoveMapping" && s.ok);
-    !bound || removed
-}
-
-/// The Windows build as scenarios declare it (`20348.4773`), from a `bindprobe context` report.
-pub fn observed_environment(context: &ProbeReport) -> Environment {
-    let os = context.context.as_ref().map(|c| &c["os"]);
-    let windows_build = os.and_then(|os| {
-        let build = os["build"].as_u64()?;
-        Some(match os["ubr"].as_u64() {
-            Some(ubr) => format!("{build}.{ubr}"),
-            None => build.to_string(),
-        })
-    });
-    Environment {
-        windows_build,
-        ..Environment::default()
     }
 }
 
@@ -443,15 +285,9 @@ pub fn run(case: &Case, context: &Context) -> Vec<Outcome> {
         let dir = work.join(name);
         let (args, layer) = match probe {
             Probe::Bind(b) => {
-                let mut args = vec![
-                    "bind".to_owned(),
-                    dir.join("src").display().to_string(),
-                    dir.join("dst").display().to_string(),
-                ];
-                if b.read_write {
-                    args.push("--rw".to_owned());
-                }
-                (args, false)
+                let src = dir.join("src").display().to_string();
+                let dst = dir.join("dst").display().to_string();
+                (bind_args(&src, &dst, b.read_write), false)
             }
             Probe::Layer(l) => {
                 let snapshot = match resolve_snapshot(&l.snapshot) {
@@ -468,16 +304,9 @@ pub fn run(case: &Case, context: &Context) -> Vec<Outcome> {
                         continue;
                     }
                 };
-                let mut args = vec![
-                    "layer".to_owned(),
-                    snapshot.display().to_string(),
-                    dir.join("mnt").display().to_string(),
-                ];
-                for parent in parents {
-                    args.push("--parent".to_owned());
-                    args.push(parent);
-                }
-                (args, true)
+                let snapshot = snapshot.display().to_string();
+                let mnt = dir.join("mnt").display().to_string();
+                (layer_args(&snapshot, &mnt, &parents), true)
             }
         };
         let started = Instant::now();
@@ -520,7 +349,7 @@ pub fn run(case: &Case, context: &Context) -> Vec<Outcome> {
     outcomes
 }
 
-fn report_value(report: &ProbeReport) -> Value {
+fn report_value(report: &Report) -> Value {
     json!({
         "probe": report.probe,
         "ok": report.ok,
@@ -542,42 +371,7 @@ fn with_duration(mut outcome: Outcome, started: Instant) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn report(json: Value) -> ProbeReport {
-        serde_json::from_value(json).unwrap()
-    }
-
-    fn denied_bind() -> Value {
-        json!({
-            "probe": "bind", "schema": 1, "ok": false, "exit_code": 1,
-            "error": r#"failed to bind target "C:\\src" to root "C:\\dst": Access is denied."#,
-            "failed_step": "BfSetupFilter",
-            "steps": [
-                {"name": "mkdir_source", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "BfSetupFilter", "ok": false, "hresult": "0x80070005", "win32": 5, "message": "Access is denied."}
-            ]
-        })
-    }
-
-    #[test]
-    fn a_denied_bind_is_classified_like_buildkitd_s_error() {
-        let r = report(denied_bind());
-        match step_result(&r) {
-            StepResult::Failed {
-                class,
-                code,
-                stage,
-                first_error,
-            } => {
-                assert_eq!(class, Class::BindfltAccessDenied);
-                assert_eq!(code.as_deref(), Some("0x80070005"));
-                assert_eq!(stage.as_deref(), Some("bind"));
-                assert!(first_error.unwrap().starts_with("failed to bind target"));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(safe_to_delete(&r));
-    }
+    use crate::lanes::probe::tests::{denied_bind, report};
 
     #[test]
     fn in_silo_reads_the_child_s_report() {
@@ -611,59 +405,6 @@ mod tests {
             "failed_step": "load_bindfltapi", "steps": []
         }));
         assert_eq!(step_result(&setup).class(), Some(Class::ExecFailed));
-    }
-
-    #[test]
-    fn layer_stages_stop_at_the_failing_one() {
-        let r = report(json!({
-            "probe": "layer", "ok": false, "exit_code": 1,
-            "error": r#"failed to set volume mount path for layer C:\snap\117263: failed to bind target "C:\\snap\\117263\\Files" to root "C:\\mnt": Access is denied."#,
-            "failed_step": "BfSetupFilter",
-            "steps": [
-                {"name": "load_vmcompute", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "ActivateLayer", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "PrepareLayer", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "GetLayerMountPath(length)", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "GetLayerMountPath(path)", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "stat_files", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "BfSetupFilter", "ok": false, "hresult": "0x80070005", "win32": 5, "message": "Access is denied."},
-                {"name": "UnprepareLayer", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "DeactivateLayer", "ok": true, "hresult": null, "win32": null, "message": null}
-            ]
-        }));
-        let stages = layer_stages(&r);
-        assert_eq!(
-            stages.keys().collect::<Vec<_>>(),
-            ["activate", "prepare", "get-mount-path", "bind"]
-        );
-        assert_eq!(stages["activate"], StepResult::Ok);
-        assert_eq!(stages["bind"].class(), Some(Class::BindfltAccessDenied));
-
-        let early = report(json!({
-            "probe": "layer", "ok": false, "exit_code": 1,
-            "error": r"failed to activate layer C:\snap\1: hcsshim::ActivateLayer failed in Win32: Access is denied. (0x5)",
-            "failed_step": "ActivateLayer",
-            "steps": [
-                {"name": "load_vmcompute", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "ActivateLayer", "ok": false, "hresult": "0x80070005", "win32": 5, "message": "Access is denied."},
-                {"name": "DeactivateLayer", "ok": true, "hresult": null, "win32": null, "message": null}
-            ]
-        }));
-        let stages = layer_stages(&early);
-        assert_eq!(stages.len(), 1);
-        assert!(matches!(stages["activate"], StepResult::Failed { .. }));
-    }
-
-    #[test]
-    fn a_bound_directory_is_never_deleted() {
-        let still_bound = report(json!({
-            "probe": "bind", "ok": false, "exit_code": 1, "error": "removing file binding: x", "failed_step": "BfRemoveMapping",
-            "steps": [
-                {"name": "BfSetupFilter", "ok": true, "hresult": null, "win32": null, "message": null},
-                {"name": "BfRemoveMapping", "ok": false, "hresult": "0x80070005", "win32": 5, "message": "x"}
-            ]
-        }));
-        assert!(!safe_to_delete(&still_bound));
     }
 
     #[test]

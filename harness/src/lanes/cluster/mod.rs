@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use crate::classify::Class;
-use crate::lanes::host::{ProbeReport, layer_stages, step_result};
+use crate::lanes::probe::{bind_args, layer_args, layer_stages, parse_report, pod_argv, step_result};
 use crate::lanes::{Context, record, skipped};
 use crate::outcome::{Evidence, Outcome, StepResult};
 use crate::render::{self, MANAGED_BY};
@@ -387,31 +387,16 @@ async fn run_probe(
     probe: &Probe,
     evidence: Evidence,
 ) -> Outcome {
-    let argv: Vec<String> = match probe {
-        Probe::Bind(bind) => {
-            let mut argv = vec![
-                "bindprobe.exe".to_owned(),
-                "bind".to_owned(),
-                bind.src.clone(),
-                bind.dst.clone(),
-            ];
-            if bind.read_write {
-                argv.push("--rw".to_owned());
-            }
-            argv
-        }
+    let args = match probe {
+        Probe::Bind(bind) => bind_args(&bind.src, &bind.dst, bind.read_write),
         Probe::Layer(layer) if layer.snapshot == "latest" => {
             let reason =
                 "finding the newest containerd snapshot on a node is not built yet: give a snapshot folder".to_owned();
             return skipped(case, step, reason);
         }
-        Probe::Layer(layer) => vec![
-            "bindprobe.exe".into(),
-            "layer".into(),
-            layer.snapshot.clone(),
-            layer.dst.clone(),
-        ],
+        Probe::Layer(layer) => layer_args(&layer.snapshot, &layer.dst, &[]),
     };
+    let argv = pod_argv(&args);
     let Output { stdout, stderr, .. } = match exec(workload, pod, argv.clone()).await {
         Ok(output) => output,
         Err(e) => {
@@ -424,11 +409,7 @@ async fn run_probe(
             );
         }
     };
-    let Some(report) = stdout
-        .lines()
-        .rev()
-        .find_map(|line| serde_json::from_str::<ProbeReport>(line).ok())
-    else {
+    let Ok(report) = parse_report(&stdout) else {
         let message = format!(
             "bindprobe printed no report: {}",
             stderr.lines().next().unwrap_or(stdout.trim())
