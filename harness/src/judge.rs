@@ -3,7 +3,7 @@
 
 use indexmap::IndexMap;
 
-use crate::classify;
+use crate::classify::{self, Class};
 use crate::outcome::{Failure, Observation, Outcome, Seen, StepResult, Verdict};
 use crate::scenario::expect::expectation;
 use crate::scenario::matrix::Case;
@@ -49,7 +49,10 @@ pub fn result(seen: Seen) -> StepResult {
 /// A failure's class (known, else read from its text, else the lane's fallback), its code and its stage.
 fn classified(failure: Failure) -> StepResult {
     let read = classify::classify(&failure.text);
-    let class = failure.known.or(read.class).unwrap_or(failure.otherwise);
+    // What the text says decides, unless the lane knows better; text that reads as an error nobody recognises
+    // (`unknown`) does not override the lane's own fallback (a slow rollout stays a rollout timeout).
+    let recognised = read.class.filter(|c| *c != Class::Unknown);
+    let class = failure.known.or(recognised).unwrap_or(failure.otherwise);
     let code = match failure.known {
         Some(_) => failure.code,
         None => failure.code.or_else(|| read.code.map(|c| c.hex())),
@@ -72,7 +75,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::classify::Class;
     use crate::outcome::Evidence;
     use crate::scenario::{error::Source, from_source, matrix};
     use crate::words::Lane;

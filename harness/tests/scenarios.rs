@@ -61,7 +61,11 @@ fn run(case: &Case, context: &Context) -> Result<(), Failed> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let outcomes = runtime.block_on(lanes::run(case, context));
+    let outcomes: Vec<_> = runtime
+        .block_on(lanes::run(case, context))
+        .into_iter()
+        .map(|observation| harness::judge::judge(case, observation))
+        .collect();
     let snapshot_name = case.name().replace(['/', '='], "_");
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(repository().join("harness/tests/snapshots"));

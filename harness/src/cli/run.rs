@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cli::{allowed_contexts, load_all, overrides};
 use crate::exit::Exit;
+use crate::judge::judge;
 use crate::lanes::{self, Context, cluster};
 use crate::words::Lane;
 use crate::{outcome, plan, report};
@@ -142,8 +143,8 @@ pub fn run(args: Args) -> Exit {
                 found = lanes::run(&planned.case, &context) => found,
                 _ = stop.notified() => break,
             };
-            for mut outcome in found {
-                outcome.redact();
+            for observation in found {
+                let outcome = judge(&planned.case, observation);
                 if let Err(e) = reporters.outcome(&outcome) {
                     report_error.get_or_insert(e);
                 }

@@ -13,12 +13,11 @@ use std::time::Instant;
 use bindprobe::report::Report;
 use serde_json::{Value, json};
 
-use crate::classify::Class;
 use crate::lanes::probe::{
-    bind_args, layer_args, layer_stages, observed_environment, parse_report, probe_args, safe_to_delete, step_result,
+    bind_args, layer_args, layer_stages, observed_environment, parse_report, probe_args, safe_to_delete, seen,
 };
-use crate::lanes::{Context, record, skipped};
-use crate::outcome::{Evidence, Outcome, StepResult};
+use crate::lanes::{Context, Unobserved};
+use crate::outcome::{Observation, Seen};
 use crate::scenario::matrix::Case;
 use crate::scenario::model::Probe;
 
@@ -185,15 +184,6 @@ pub fn effective_report(report: &Report, in_silo: bool) -> Result<Report, String
     serde_json::from_value(inner).map_err(|e| format!("the report from inside the silo is malformed: {e}"))
 }
 
-fn infra(message: String) -> StepResult {
-    StepResult::Failed {
-        class: Class::ExecFailed,
-        code: None,
-        stage: None,
-        first_error: Some(message),
-    }
-}
-
 /// Picks containerd's newest committed snapshot from `(folder name, has a Files folder)` entries: the highest
 /// numeric name with `Files`.
 pub fn latest_snapshot<'a>(entries: impl IntoIterator<Item = (&'a str, bool)>) -> Option<&'a str> {
@@ -246,39 +236,36 @@ fn resolve_snapshot(spec: &str) -> Result<PathBuf, String> {
 }
 
 /// Runs `case` on this machine.
-pub fn run(case: &Case, context: &Context) -> Vec<Outcome> {
+pub fn run(case: &Case, context: &Context) -> Vec<Observation> {
     let located = match located() {
         Ok(l) => l,
-        Err(reason) => return vec![skipped(case, "lane", reason)],
+        Err(reason) => return vec![Observation::skipped("lane", reason)],
     };
     if let Some(reason) = machine_unfit(&located.context) {
-        return vec![skipped(case, "lane", reason)];
+        return vec![Observation::skipped("lane", reason)];
     }
     let in_silo = case.variant == "in-silo";
     let work = std::env::temp_dir()
         .join(format!("harness-{}", context.run_id))
         .join(&case.variant);
-    let mut outcomes = Vec::new();
+    let mut observations = Vec::new();
 
     // Where the probe runs, as it sees it (inside the silo for in-silo).
     let started = Instant::now();
     let args = probe_args(&located.exe, in_silo, &["context".to_owned()]);
-    let (context_outcome, observed) =
+    let (context_observation, observed) =
         match run_probe(&located.exe, &args).and_then(|r| effective_report(&r, in_silo).map(|e| (r, e))) {
             Ok((report, effective)) => {
                 let observed = observed_environment(&effective);
                 let detail = json!({ "command": args, "context": effective.context, "siloExitCode": report.exit_code });
-                (
-                    record(case, "context", StepResult::Ok, Evidence::Real, detail),
-                    observed,
-                )
+                (Observation::of("context", Seen::Ok).detail(detail), observed)
             }
             Err(e) => (
-                record(case, "context", infra(e), Evidence::Real, json!({ "command": args })),
+                Observation::of("context", Unobserved::Exec(e).into()).detail(json!({ "command": args })),
                 observed_environment(&located.context),
             ),
         };
-    outcomes.push(with_duration(context_outcome, started));
+    observations.push(context_observation.timed(started));
 
     for (name, probe) in &case.loaded.scenario.probes {
         let step = format!("probe/{name}");
@@ -293,14 +280,14 @@ pub fn run(case: &Case, context: &Context) -> Vec<Outcome> {
                 let snapshot = match resolve_snapshot(&l.snapshot) {
                     Ok(s) => s,
                     Err(reason) => {
-                        outcomes.push(skipped(case, &step, reason));
+                        observations.push(Observation::skipped(&step, reason));
                         continue;
                     }
                 };
                 let parents = match parent_layers(&snapshot) {
                     Ok(p) => p,
                     Err(reason) => {
-                        outcomes.push(skipped(case, &step, reason));
+                        observations.push(Observation::skipped(&step, reason));
                         continue;
                     }
                 };
@@ -311,18 +298,13 @@ pub fn run(case: &Case, context: &Context) -> Vec<Outcome> {
         };
         let started = Instant::now();
         let command = probe_args(&located.exe, in_silo, &args);
-        let outcome = match run_probe(&located.exe, &command) {
-            Err(e) => record(case, &step, infra(e), Evidence::Real, json!({ "command": command })),
+        let observation = match run_probe(&located.exe, &command) {
+            Err(e) => Observation::of(&step, Unobserved::Exec(e).into()).detail(json!({ "command": command })),
             Ok(report) => {
                 let raw = report_value(&report);
                 match effective_report(&report, in_silo) {
-                    Err(e) => record(
-                        case,
-                        &step,
-                        infra(e),
-                        Evidence::Real,
-                        json!({ "command": command, "report": raw }),
-                    ),
+                    Err(e) => Observation::of(&step, Unobserved::Exec(e).into())
+                        .detail(json!({ "command": command, "report": raw })),
                     Ok(effective) => {
                         let removed = safe_to_delete(&effective) && std::fs::remove_dir_all(&dir).is_ok();
                         let detail = json!({
@@ -331,22 +313,22 @@ pub fn run(case: &Case, context: &Context) -> Vec<Outcome> {
                             "scenarioPaths": serde_json::to_value(probe).unwrap_or_default(),
                             "workDirRemoved": removed,
                         });
-                        let mut outcome = record(case, &step, step_result(&effective), Evidence::Real, detail);
+                        let mut observation = Observation::of(&step, seen(&effective)).detail(detail);
                         if layer {
-                            outcome.stages = layer_stages(&effective);
+                            observation.stages = layer_stages(&effective);
                         }
-                        outcome
+                        observation
                     }
                 }
             }
         };
-        outcomes.push(with_duration(outcome, started));
+        observations.push(observation.timed(started));
     }
     let _ = std::fs::remove_dir(&work);
-    for outcome in &mut outcomes {
-        outcome.observed = observed.clone();
+    for observation in &mut observations {
+        observation.observed = observed.clone();
     }
-    outcomes
+    observations
 }
 
 fn report_value(report: &Report) -> Value {
@@ -363,15 +345,11 @@ fn report_value(report: &Report) -> Value {
     })
 }
 
-fn with_duration(mut outcome: Outcome, started: Instant) -> Outcome {
-    outcome.duration_ms = Some(started.elapsed().as_millis() as u64);
-    outcome
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lanes::probe::tests::{denied_bind, report};
+    use crate::classify::Class;
+    use crate::lanes::probe::tests::{denied_bind, report, step_result};
 
     #[test]
     fn in_silo_reads_the_child_s_report() {

@@ -6,12 +6,13 @@ pub mod cluster;
 pub mod host;
 pub mod offline;
 pub mod probe;
+pub mod why;
 
 use indexmap::IndexMap;
 
-use crate::outcome::{Evidence, Outcome, StepResult, Verdict};
+use crate::classify::Class;
+use crate::outcome::{Failure, Observation, Seen};
 use crate::scenario::matrix::Case;
-use crate::scenario::model::Environment;
 
 /// What every lane is given besides the case.
 #[derive(Debug, Clone, Default)]
@@ -35,10 +36,10 @@ pub fn unavailable(lane: Lane, case: &Case, context: &Context) -> Option<String>
     }
 }
 
-/// Runs `case` on its lane and returns its outcomes, in step order.
-pub async fn run(case: &Case, context: &Context) -> Vec<Outcome> {
+/// Observes every step of `case` on its lane, in step order (one `lane` step, skipped, when the lane cannot run).
+pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
     match unavailable(case.lane, case, context) {
-        Some(reason) => vec![skipped(case, "lane", reason)],
+        Some(reason) => vec![Observation::skipped("lane", reason)],
         None => match case.lane {
             Lane::Offline => offline::run(case, context),
             Lane::Host => host::run(case, context),
@@ -47,35 +48,35 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Outcome> {
     }
 }
 
-/// The outcome of a step that did not run, with the reason.
-pub fn skipped(case: &Case, step: &str, reason: String) -> Outcome {
-    record(
-        case,
-        step,
-        StepResult::Skipped { reason },
-        Evidence::Real,
-        serde_json::Value::Null,
-    )
+/// Why a lane could not observe a step. Each kind is one infrastructure class: the only place that mapping is made.
+#[derive(Debug, thiserror::Error)]
+pub enum Unobserved {
+    /// The API server erred, refused or did not answer.
+    #[error("{0}")]
+    Api(String),
+    /// Something the harness could not prove this run made, or could not tell; nothing was changed.
+    #[error("{0}")]
+    NotOwned(String),
+    /// A command (the probe, a service command) could not run, or printed nothing usable.
+    #[error("{0}")]
+    Exec(String),
+    /// A wait ran out.
+    #[error("{0}")]
+    Timeout(String),
 }
 
-/// The outcome of one step of `case`, held against the scenario's expectation for it.
-pub fn record(case: &Case, step: &str, result: StepResult, evidence: Evidence, detail: serde_json::Value) -> Outcome {
-    let expected = crate::scenario::expect::expectation(case, step);
-    let verdict = Verdict::of(&result, expected);
-    Outcome {
-        case: case.name(),
-        scenario: case.loaded.scenario.metadata.name.clone(),
-        lane: case.lane,
-        variant: case.variant.clone(),
-        cell: case.cell.clone(),
-        step: step.to_owned(),
-        result,
-        stages: IndexMap::new(),
-        expected: expected.map(|e| e.as_str().to_owned()),
-        verdict,
-        evidence,
-        observed: Environment::default(),
-        detail,
-        duration_ms: None,
+impl Unobserved {
+    pub fn class(&self) -> Class {
+        match self {
+            Unobserved::Api(_) | Unobserved::Exec(_) => Class::ExecFailed,
+            Unobserved::NotOwned(_) => Class::NotOwned,
+            Unobserved::Timeout(_) => Class::StepTimeout,
+        }
+    }
+}
+
+impl From<Unobserved> for Seen {
+    fn from(unobserved: Unobserved) -> Seen {
+        Failure::unobserved(unobserved.class(), unobserved.to_string()).into()
     }
 }

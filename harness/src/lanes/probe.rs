@@ -8,8 +8,8 @@ use std::path::Path;
 use bindprobe::report::{Report, exit};
 use indexmap::IndexMap;
 
-use crate::classify::{self, Class, Code, CodeSource};
-use crate::outcome::StepResult;
+use crate::classify::{Class, Code, CodeSource};
+use crate::outcome::{Failure, Seen};
 use crate::scenario::expect::LAYER_STAGES;
 use crate::words::Environment;
 
@@ -77,34 +77,24 @@ fn failing_code(report: &Report) -> Option<String> {
     Some(Code::new(value, CodeSource::Explicit).hex())
 }
 
-/// A probe's step result: ok, a failure classified from its upstream-worded error, or an infrastructure failure
-/// when the probe could not set up.
-pub fn step_result(report: &Report) -> StepResult {
+/// What a probe's report says of its step: ok; a failure in the probe's upstream wording (the judge classifies it, with
+/// the failing call's own code and name); or, when the probe could not set up, the harness's own failure.
+pub fn seen(report: &Report) -> Seen {
     if report.ok {
-        return StepResult::Ok;
+        return Seen::Ok;
     }
     let error = report
         .error
         .clone()
         .unwrap_or_else(|| "the probe failed without an error".to_owned());
-    if report.exit_code == exit::SETUP {
-        return StepResult::Failed {
-            class: Class::ExecFailed,
-            code: failing_code(report),
-            stage: report.failed_step.clone(),
-            first_error: Some(error),
-        };
-    }
-    let classified = classify::classify(&error);
-    StepResult::Failed {
-        class: classified.class.unwrap_or(Class::Unknown),
-        code: failing_code(report).or_else(|| classified.code.map(|c| c.hex())),
-        stage: classified
-            .stage
-            .map(|s| s.as_str().to_owned())
-            .or_else(|| report.failed_step.clone()),
-        first_error: Some(error),
-    }
+    let mut failure = if report.exit_code == exit::SETUP {
+        Failure::unobserved(Class::ExecFailed, error)
+    } else {
+        Failure::text(error.clone(), error, Class::Unknown)
+    };
+    failure.code = failing_code(report);
+    failure.stage = report.failed_step.clone();
+    failure.into()
 }
 
 /// The layer stage (one of [`LAYER_STAGES`]) a `bindprobe layer` step belongs to; cleanup steps belong to none.
@@ -125,7 +115,7 @@ pub fn layer_stage(step: &str) -> Option<&'static str> {
 }
 
 /// Per-stage results of a layer probe, in containerd's order, up to the stage that failed.
-pub fn layer_stages(report: &Report) -> IndexMap<String, StepResult> {
+pub fn layer_stages(report: &Report) -> IndexMap<String, Seen> {
     let mut stages = IndexMap::new();
     let failed_stage = report.failed_step.as_deref().and_then(layer_stage);
     for &stage in LAYER_STAGES {
@@ -133,10 +123,10 @@ pub fn layer_stages(report: &Report) -> IndexMap<String, StepResult> {
             break;
         }
         if failed_stage == Some(stage) {
-            stages.insert(stage.to_owned(), step_result(report));
+            stages.insert(stage.to_owned(), seen(report));
             break;
         }
-        stages.insert(stage.to_owned(), StepResult::Ok);
+        stages.insert(stage.to_owned(), Seen::Ok);
     }
     stages
 }
@@ -167,6 +157,20 @@ pub(crate) mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::outcome::StepResult;
+
+    /// The judged result of a report, as an outcome shows it.
+    pub(crate) fn step_result(report: &Report) -> StepResult {
+        crate::judge::result(seen(report))
+    }
+
+    /// The judged stages of a layer report.
+    fn layer_stages(report: &Report) -> IndexMap<String, StepResult> {
+        super::layer_stages(report)
+            .into_iter()
+            .map(|(stage, seen)| (stage, crate::judge::result(seen)))
+            .collect()
+    }
 
     pub(crate) fn report(json: Value) -> Report {
         serde_json::from_value(json).unwrap()

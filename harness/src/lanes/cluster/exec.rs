@@ -1,0 +1,67 @@
+//! Running a command in the workload's container under test, bounded in time.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, AttachParams};
+use tokio::io::AsyncReadExt;
+
+const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The workload as it runs: its namespace's pods, the pod that runs it, and the container under test.
+pub struct Workload {
+    pub pods: Api<Pod>,
+    pub pod: Option<String>,
+    pub container: String,
+}
+
+/// What a command printed, and whether it exited 0 (when the API says).
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub success: Option<bool>,
+}
+
+/// Runs `argv` in the container under test of `pod`; what it printed, or why it could not run.
+pub async fn exec(workload: &Workload, pod: &str, argv: Vec<String>) -> Result<Output, String> {
+    let run = async {
+        let params = AttachParams::default()
+            .container(workload.container.clone())
+            .stdin(false)
+            .stdout(true)
+            .stderr(true);
+        let mut attached = workload
+            .pods
+            .exec(pod, argv.clone(), &params)
+            .await
+            .map_err(|e| crate::redact::secrets(&e.to_string()).into_owned())?;
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        let status = attached.take_status();
+        let (out, err) = (attached.stdout(), attached.stderr());
+        let read_out = async {
+            if let Some(mut s) = out {
+                let _ = s.read_to_string(&mut stdout).await;
+            }
+        };
+        let read_err = async {
+            if let Some(mut s) = err {
+                let _ = s.read_to_string(&mut stderr).await;
+            }
+        };
+        tokio::join!(read_out, read_err);
+        let success = match status {
+            Some(status) => status.await.map(|s| s.status.as_deref() == Some("Success")),
+            None => None,
+        };
+        let _ = attached.join().await;
+        Ok::<_, String>(Output {
+            stdout,
+            stderr,
+            success,
+        })
+    };
+    let shown = argv.first().cloned().unwrap_or_default();
+    tokio::time::timeout(EXEC_TIMEOUT, run)
+        .await
+        .map_err(|_| format!("`{shown}` did not finish within {}s", EXEC_TIMEOUT.as_secs()))?
+}

@@ -1,0 +1,110 @@
+//! Preflight: connect, find a node the scenario selects, read the versions it reports, check `requires`.
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+
+use crate::lanes::cluster::Connected;
+use crate::lanes::cluster::connect::{self, Target};
+use crate::lanes::{Unobserved, why};
+use crate::outcome::{Evidence, Observation};
+use crate::scenario::matrix::Case;
+use crate::scenario::version::Requirement;
+use crate::words::Environment;
+
+/// Marks a node KWOK simulates: what runs there is not Windows.
+const KWOK_NODE: &str = "kwok.x-k8s.io/node";
+
+/// A connection and the first node the scenario selects; or the preflight observation that ends the case.
+pub async fn preflight(case: &Case, target: &Target) -> Result<Connected, Box<Observation>> {
+    let unobserved = |e: Unobserved| Box::new(Observation::of("preflight", e.into()));
+    if let Some(reason) = &target.broken {
+        return Err(unobserved(Unobserved::Api(format!(
+            "cannot use context `{}`: {reason}",
+            target.name
+        ))));
+    }
+    let client = connect::client(target).await.map_err(|e| {
+        unobserved(Unobserved::Api(format!(
+            "cannot connect to context `{}`: {e}",
+            target.name
+        )))
+    })?;
+    let selector = selector(&case.loaded.scenario.cluster.node_selector);
+    let nodes = connect::bounded(
+        target.request_timeout,
+        "cannot list nodes",
+        Api::<Node>::all(client.clone()).list(&ListParams::default().labels(&selector)),
+    )
+    .await
+    .map_err(|e| unobserved(Unobserved::Api(e)))?;
+    let Some(node) = nodes.items.first() else {
+        return Err(Box::new(Observation::skipped("preflight", why::no_node(&selector))));
+    };
+    let connected = Connected {
+        context: target.name.clone(),
+        client,
+        timeout: target.request_timeout,
+        evidence: evidence_of(node),
+        observed: observed_environment(node),
+    };
+    match unmet_requirement(case, &connected.observed) {
+        Some(reason) => Err(Box::new(Observation {
+            evidence: connected.evidence,
+            observed: connected.observed.clone(),
+            ..Observation::skipped("preflight", reason)
+        })),
+        None => Ok(connected),
+    }
+}
+
+/// `key=value,...`: a label selector.
+pub fn selector<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    labels
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What a node's results are: simulated when KWOK manages it.
+pub fn evidence_of(node: &Node) -> Evidence {
+    let simulated = node
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(KWOK_NODE));
+    if simulated { Evidence::Simulated } else { Evidence::Real }
+}
+
+/// Why the observed environment does not meet the scenario's `requires`, if it does not.
+fn unmet_requirement(case: &Case, observed: &Environment) -> Option<String> {
+    case.loaded
+        .scenario
+        .cluster
+        .requires
+        .iter()
+        .find_map(|(component, requirement)| {
+            let found = observed.get(*component).unwrap_or("unknown");
+            (!Requirement::parse(requirement).is_ok_and(|r| r.matches(found)))
+                .then(|| why::requirement_unmet(component.as_str(), found, requirement))
+        })
+}
+
+/// The versions a node reports: containerd, kubelet, the Windows build (`kernelVersion` 10.0.BUILD.UBR).
+pub fn observed_environment(node: &Node) -> Environment {
+    let info = node.status.as_ref().and_then(|s| s.node_info.as_ref());
+    let kubelet = info.map(|i| i.kubelet_version.clone());
+    Environment {
+        k0s: kubelet.clone().filter(|v| v.contains("+k0s")),
+        containerd: info.and_then(|i| {
+            i.container_runtime_version
+                .strip_prefix("containerd://")
+                .map(str::to_owned)
+        }),
+        windows_build: info
+            .filter(|i| i.operating_system == "windows")
+            .map(|i| i.kernel_version.trim_start_matches("10.0.").to_owned()),
+        kubelet,
+        buildkit: None,
+    }
+}

@@ -1,0 +1,38 @@
+//! Probes: `bindprobe.exe` run in the workload's container, its report read as the host lane reads it.
+
+use serde_json::json;
+
+use crate::lanes::cluster::exec::{Output, Workload, exec};
+use crate::lanes::probe::{bind_args, layer_args, layer_stages, parse_report, pod_argv, seen};
+use crate::lanes::{Unobserved, why};
+use crate::outcome::Observation;
+use crate::scenario::model::Probe;
+
+/// Runs `probe` in `pod` and observes step `step`.
+pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe) -> Observation {
+    let args = match probe {
+        Probe::Bind(bind) => bind_args(&bind.src, &bind.dst, bind.read_write),
+        Probe::Layer(layer) if layer.snapshot == "latest" => {
+            return Observation::skipped(step, why::LATEST_SNAPSHOT_NOT_BUILT);
+        }
+        Probe::Layer(layer) => layer_args(&layer.snapshot, &layer.dst, &[]),
+    };
+    let argv = pod_argv(&args);
+    let detail = json!({ "command": argv });
+    let Output { stdout, stderr, .. } = match exec(workload, pod, argv).await {
+        Ok(output) => output,
+        Err(e) => return Observation::of(step, Unobserved::Exec(e).into()).detail(detail),
+    };
+    let Ok(report) = parse_report(&stdout) else {
+        let message = format!(
+            "bindprobe printed no report: {}",
+            stderr.lines().next().unwrap_or(stdout.trim())
+        );
+        return Observation::of(step, Unobserved::Exec(message).into()).detail(detail);
+    };
+    let mut observation = Observation::of(step, seen(&report)).detail(detail);
+    if matches!(probe, Probe::Layer(_)) {
+        observation.stages = layer_stages(&report);
+    }
+    observation
+}

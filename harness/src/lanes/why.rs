@@ -1,0 +1,53 @@
+//! Every reason a lane gives for a step it did not run, worded once, each with what the user can do.
+
+/// No `--context`: the cluster lane has nowhere to run.
+pub fn no_context(allowed: &[String]) -> String {
+    format!(
+        "no kube context named (pass --context; this scenario allows {}, and the harness's test bed)",
+        list(allowed)
+    )
+}
+
+/// The context given is one this scenario may not act on.
+pub fn context_not_allowed(name: &str, allowed: &[String]) -> String {
+    format!(
+        "context `{name}` is not one this scenario may act on (allowed: {}, and the harness's test bed)",
+        list(allowed)
+    )
+}
+
+/// No node carries the scenario's nodeSelector.
+pub fn no_node(selector: &str) -> String {
+    format!("no node matches the nodeSelector {selector} (label a Windows node, or fix cluster.nodeSelector)")
+}
+
+/// A precondition of `cluster.requires` that the cluster does not meet.
+pub fn requirement_unmet(component: &str, found: &str, requirement: &str) -> String {
+    format!("{component} is {found} here; the scenario requires {requirement}")
+}
+
+/// A step that needs the workload running, after a rollout that failed.
+pub const NOT_ROLLED_OUT: &str = "the workload did not roll out (see the rollout step)";
+
+/// The service step of a variant without `registerService`.
+pub const NO_SERVICE: &str = "this variant registers no service";
+
+/// The service step on a node that runs no container command.
+pub const SIMULATED_SERVICE: &str =
+    "a simulated node runs no container command, so nothing registered the service (run on a real Windows node)";
+
+/// Builds through the cluster lane.
+pub const BUILDS_NOT_BUILT: &str =
+    "sending builds to the workload's buildkitd through the cluster lane is not built yet";
+
+/// A layer probe that names the newest snapshot, on a cluster.
+pub const LATEST_SNAPSHOT_NOT_BUILT: &str =
+    "finding the newest containerd snapshot on a node is not built yet: give a snapshot folder";
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
