@@ -224,13 +224,61 @@ fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The test bed is recognised by its marker whatever its context is called; a cluster without the marker is not it.
+fn the_test_bed_is_recognised_by_its_marker_not_its_name(kubeconfig: &Path) -> Result<(), Failed> {
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("kubeconfig");
+    std::fs::copy(kubeconfig, &renamed).unwrap();
+    let rename = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&renamed)
+        .args(["config", "rename-context", "harness-testbed", "bed-by-another-name"])
+        .output()
+        .unwrap();
+    if !rename.status.success() {
+        return Err(format!("cannot rename the context: {}", String::from_utf8_lossy(&rename.stderr)).into());
+    }
+    let plan = |testbed_run_dir: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
+        command.current_dir(repository()).env("KUBECONFIG", &renamed).args([
+            "plan",
+            "--context",
+            "bed-by-another-name",
+        ]);
+        if let Some(dir) = testbed_run_dir {
+            command.env("TESTBED_RUN_DIR", dir);
+        }
+        command.output().unwrap()
+    };
+    let recognised = plan(None);
+    let stdout = String::from_utf8_lossy(&recognised.stdout);
+    if !recognised.status.success() || !stdout.contains("run   cluster") {
+        return Err(format!(
+            "the renamed test bed was not recognised: {stdout}{}",
+            String::from_utf8_lossy(&recognised.stderr)
+        )
+        .into());
+    }
+    // Without the test bed's run folder (its marker and kubeconfig), the same cluster is just some context.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let refused = plan(Some(elsewhere.path()));
+    if refused.status.code() != Some(2) {
+        return Err(format!(
+            "exit {:?} for a context that is not provably the test bed",
+            refused.status.code()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// One test against the test bed, given its kubeconfig.
 type Test = fn(&Path) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 4] = [
+    let tests: [(&str, Test); 5] = [
         ("cluster::deploys_probes_and_tears_down", deploys_probes_and_tears_down),
         (
             "cluster::refuses_a_namespace_it_did_not_make",
@@ -241,6 +289,10 @@ fn main() -> std::process::ExitCode {
             janitor_removes_only_what_the_harness_made,
         ),
         ("cluster::an_interrupted_run_tears_down", an_interrupted_run_tears_down),
+        (
+            "cluster::the_test_bed_is_recognised_by_its_marker_not_its_name",
+            the_test_bed_is_recognised_by_its_marker_not_its_name,
+        ),
     ];
     let trials = tests
         .into_iter()

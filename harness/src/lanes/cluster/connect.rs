@@ -157,8 +157,8 @@ fn testbed_run_dir() -> PathBuf {
     }
 }
 
-/// Whether `target` is the test bed: the test bed's own kubeconfig has this context with the same server, and the
-/// cluster holds the marker that only the test bed's run folder knows.
+/// Whether `target` is the test bed: its server is the one in the test bed's own kubeconfig (whatever the context is
+/// called), and the cluster holds the marker that only the test bed's run folder knows.
 async fn is_testbed(target: &Target, kubeconfig: &Kubeconfig) -> Result<bool, Error> {
     let run = testbed_run_dir();
     let Ok(token) = std::fs::read_to_string(run.join("marker")) else {
@@ -167,9 +167,12 @@ async fn is_testbed(target: &Target, kubeconfig: &Kubeconfig) -> Result<bool, Er
     let Ok(testbed_kubeconfig) = Kubeconfig::read_from(run.join("kubeconfig")) else {
         return Ok(false);
     };
-    if server(&testbed_kubeconfig, &target.name).is_none()
-        || server(&testbed_kubeconfig, &target.name) != server(kubeconfig, &target.name)
-    {
+    let testbed_servers: Vec<&str> = testbed_kubeconfig
+        .clusters
+        .iter()
+        .filter_map(|c| c.cluster.as_ref()?.server.as_deref())
+        .collect();
+    if !server(kubeconfig, &target.name).is_some_and(|s| testbed_servers.contains(&s.as_str())) {
         return Ok(false);
     }
     let client = client(target).await?;
