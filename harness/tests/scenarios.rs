@@ -47,7 +47,7 @@ fn main() -> std::process::ExitCode {
             None => {
                 let case = planned.case;
                 let context = context.clone();
-                Trial::test(name, move || run(&case, &context))
+                Trial::ignorable_test(name, move || run(&case, &context))
             }
         };
         trials.push(trial.with_kind(lane.as_str()));
@@ -56,7 +56,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Runs one case and holds its outcomes against the scenario's expectations and the accepted snapshots.
-fn run(case: &Case, context: &Context) -> Result<(), Failed> {
+fn run(case: &Case, context: &Context) -> Result<Completion, Failed> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -97,8 +97,18 @@ fn run(case: &Case, context: &Context) -> Result<(), Failed> {
             )
         })
         .collect();
-    if unexpected.is_empty() {
-        Ok(())
+    // A case whose every step was skipped did not run here: ignored, with the reason, never passed.
+    let skips: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| match &o.result {
+            harness::outcome::StepResult::Skipped { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    if unexpected.is_empty() && !outcomes.is_empty() && skips.len() == outcomes.len() {
+        Ok(Completion::ignored_with(skips[0].to_owned()))
+    } else if unexpected.is_empty() {
+        Ok(Completion::Completed)
     } else {
         Err(unexpected.join("\n").into())
     }

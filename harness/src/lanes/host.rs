@@ -40,18 +40,15 @@ fn located() -> Result<&'static Located, String> {
     LOCATED.get_or_init(locate).as_ref().map_err(Clone::clone)
 }
 
-/// Why the host lane cannot run here, or `None` when it can.
+/// Why the host lane cannot run here, or `None` when it may: decided without running or building anything (`plan`
+/// calls it); whether the machine is elevated and has the bind filter is the run's first observation.
 pub fn unavailable() -> Option<String> {
-    if !cfg!(windows) {
-        return Some(format!(
+    (!cfg!(windows)).then(|| {
+        format!(
             "the host lane needs an elevated Windows machine; this is {}",
             std::env::consts::OS
-        ));
-    }
-    match located() {
-        Err(reason) => Some(reason),
-        Ok(l) => machine_unfit(&l.context),
-    }
+        )
+    })
 }
 
 /// Why the machine `bindprobe context` describes cannot run the lane, if it cannot.
