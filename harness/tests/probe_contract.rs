@@ -11,10 +11,10 @@ use std::process::Command;
 
 use bindprobe::report::{BindInfo, Report};
 use harness::classify::Class;
+use harness::classify::Stage;
 use harness::judge;
 use harness::lanes::probe::{bind_args, layer_args, layer_stages, observed_environment, pod_argv, seen};
 use harness::outcome::StepResult;
-use harness::scenario::expect::LAYER_STAGES;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use serde_json::Value;
 
@@ -163,7 +163,10 @@ fn layer_goes_through_every_stage() -> TestResult {
         let report = in_contract(&double.answer(&argv)?)?;
         let stages = layer_stages(&report);
         check(
-            stages.keys().map(String::as_str).eq(LAYER_STAGES.iter().copied()),
+            stages
+                .keys()
+                .map(String::as_str)
+                .eq(Stage::LAYER.iter().map(|s| s.as_str())),
             || format!("{argv:?}: the stage table reads {stages:?} from {:?}", report.steps),
         )?;
         let bind = judge::result(stages["bind"].clone());

@@ -100,7 +100,8 @@ pub struct Rule {
     pub test: fn(&Facts) -> bool,
 }
 
-const LAYER_STAGES: &[Stage] = &[
+/// Stages at which a failure concerns a container layer (wider than [`Stage::LAYER`], a layer probe's own stages).
+const TOUCHING_LAYERS: &[Stage] = &[
     Stage::Mount,
     Stage::Activate,
     Stage::Prepare,
@@ -133,7 +134,7 @@ pub const RULES: &[Rule] = &[
         class: Class::LayerInUse,
         priority: 100,
         stage: None,
-        test: |f| f.win32_in(&[0x20]) && (f.any_stage(LAYER_STAGES) || f.key.contains("layer")),
+        test: |f| f.win32_in(&[0x20]) && (f.any_stage(TOUCHING_LAYERS) || f.key.contains("layer")),
     },
     Rule {
         name: "no-parent-layers",

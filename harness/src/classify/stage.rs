@@ -47,6 +47,19 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stages of a layer probe (and of containerd mounting a layer), in the order containerd runs them: what a
+    /// staged expectation may name.
+    pub const LAYER: &[Stage] = &[Stage::Activate, Stage::Prepare, Stage::GetMountPath, Stage::Bind];
+
+    /// A layer stage by its name.
+    pub fn layer(name: &str) -> Option<Stage> {
+        Stage::LAYER.iter().copied().find(|s| s.as_str() == name)
+    }
+
+    /// The names of the layer stages, for messages.
+    pub fn layer_names() -> String {
+        Stage::LAYER.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    }
     /// The stable kebab-case name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,9 +8,8 @@ use std::path::Path;
 use bindprobe::report::{Report, exit};
 use indexmap::IndexMap;
 
-use crate::classify::{Class, Code, CodeSource};
+use crate::classify::{Class, Code, CodeSource, Stage};
 use crate::outcome::{Failure, Seen};
-use crate::scenario::expect::LAYER_STAGES;
 use crate::words::Environment;
 
 /// The probe in a Windows container, found on its PATH.
@@ -97,19 +96,19 @@ pub fn seen(report: &Report) -> Seen {
     failure.into()
 }
 
-/// The layer stage (one of [`LAYER_STAGES`]) a `bindprobe layer` step belongs to; cleanup steps belong to none.
-pub fn layer_stage(step: &str) -> Option<&'static str> {
+/// The layer stage (one of [`Stage::LAYER`]) a `bindprobe layer` step belongs to; cleanup steps belong to none.
+pub fn layer_stage(step: &str) -> Option<Stage> {
     match step {
-        "load_vmcompute" | "ActivateLayer" => Some("activate"),
-        "NameToGuid" | "PrepareLayer" => Some("prepare"),
-        "GetLayerMountPath(length)" | "GetLayerMountPath(path)" | "stat_files" => Some("get-mount-path"),
+        "load_vmcompute" | "ActivateLayer" => Some(Stage::Activate),
+        "NameToGuid" | "PrepareLayer" => Some(Stage::Prepare),
+        "GetLayerMountPath(length)" | "GetLayerMountPath(path)" | "stat_files" => Some(Stage::GetMountPath),
         "mkdir_root"
         | "load_bindfltapi"
         | "mkdir_root_parent"
         | "BfSetupFilter"
         | "write_source_stream"
         | "list_root"
-        | "BfRemoveMapping" => Some("bind"),
+        | "BfRemoveMapping" => Some(Stage::Bind),
         _ => None,
     }
 }
@@ -118,15 +117,15 @@ pub fn layer_stage(step: &str) -> Option<&'static str> {
 pub fn layer_stages(report: &Report) -> IndexMap<String, Seen> {
     let mut stages = IndexMap::new();
     let failed_stage = report.failed_step.as_deref().and_then(layer_stage);
-    for &stage in LAYER_STAGES {
+    for &stage in Stage::LAYER {
         if !report.steps.iter().any(|s| layer_stage(&s.name) == Some(stage)) {
             break;
         }
         if failed_stage == Some(stage) {
-            stages.insert(stage.to_owned(), seen(report));
+            stages.insert(stage.as_str().to_owned(), seen(report));
             break;
         }
-        stages.insert(stage.to_owned(), Seen::Ok);
+        stages.insert(stage.as_str().to_owned(), Seen::Ok);
     }
     stages
 }
@@ -281,7 +280,7 @@ pub(crate) mod tests {
         ];
         for step in steps {
             let stage = layer_stage(step).unwrap_or_else(|| panic!("{step} has no stage"));
-            assert!(LAYER_STAGES.contains(&stage), "{step}: {stage}");
+            assert!(Stage::LAYER.contains(&stage), "{step}: {stage:?}");
         }
         assert_eq!(layer_stage("UnprepareLayer"), None);
     }

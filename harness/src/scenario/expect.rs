@@ -12,9 +12,6 @@ use crate::words::Lane;
 /// lane -> variant -> step -> expectation.
 pub type Expectations = IndexMap<Lane, IndexMap<String, IndexMap<String, Expectation>>>;
 
-/// The stages of a layer probe, in the order containerd runs them.
-pub const LAYER_STAGES: &[&str] = &["activate", "prepare", "get-mount-path", "bind"];
-
 /// What one step is expected to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]

@@ -7,8 +7,9 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Container;
 use regex::Regex;
 
+use crate::classify::Stage;
 use crate::scenario::error::Problem;
-use crate::scenario::expect::{Expectation, Expectations, LAYER_STAGES};
+use crate::scenario::expect::{Expectation, Expectations};
 use crate::scenario::load::{Doc, limits};
 use crate::scenario::model::{API_VERSION, Probe, Scenario};
 use crate::scenario::params;
@@ -519,11 +520,11 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                             "give one expectation (`ok`, `observe` or a class); stages are for layer probes",
                         );
                     }
-                    for stage in stages.keys().filter(|s| !LAYER_STAGES.contains(&s.as_str())) {
+                    for stage in stages.keys().filter(|s| Stage::layer(s).is_none()) {
                         c.at(
                             &[at.as_slice(), &[format!("@{stage}").as_str()]].concat(),
                             format!("`{stage}` is not a layer stage"),
-                            format!("stages are: {}", LAYER_STAGES.join(", ")),
+                            format!("stages are: {}", Stage::layer_names()),
                         );
                     }
                 }
