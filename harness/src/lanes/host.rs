@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::lanes::probe::{
     bind_args, layer_args, layer_stages, observed_environment, parse_report, probe_args, safe_to_delete, seen,
 };
-use crate::lanes::{Context, Unobserved};
+use crate::lanes::{Context, Unobserved, why};
 use crate::outcome::{Observation, Seen};
 use crate::scenario::matrix::Case;
 use crate::scenario::model::Probe;
@@ -43,25 +43,17 @@ fn located() -> Result<&'static Located, String> {
 /// Why the host lane cannot run here, or `None` when it may: decided without running or building anything (`plan`
 /// calls it); whether the machine is elevated and has the bind filter is the run's first observation.
 pub fn unavailable() -> Option<String> {
-    (!cfg!(windows)).then(|| {
-        format!(
-            "the host lane needs an elevated Windows machine; this is {}",
-            std::env::consts::OS
-        )
-    })
+    (!cfg!(windows)).then(|| why::not_windows(std::env::consts::OS))
 }
 
 /// Why the machine `bindprobe context` describes cannot run the lane, if it cannot.
 pub fn machine_unfit(context: &Report) -> Option<String> {
     let c = context.context.as_ref()?;
     if c.elevated == Some(false) {
-        return Some("the host lane needs an elevated Windows machine; this process is not elevated".to_owned());
+        return Some(why::NOT_ELEVATED.to_owned());
     }
     let dll = c.bindfltapi_dll.as_ref().filter(|dll| !dll.exists)?;
-    Some(format!(
-        "the bind filter API is not installed here ({} is missing)",
-        dll.path
-    ))
+    Some(why::no_bind_filter(&dll.path))
 }
 
 fn locate() -> Result<Located, String> {
@@ -208,7 +200,7 @@ fn resolve_snapshot(spec: &str) -> Result<PathBuf, String> {
         return if path.is_dir() {
             Ok(path)
         } else {
-            Err(format!("the snapshot folder {spec} does not exist here"))
+            Err(why::no_snapshot_folder(spec))
         };
     }
     for root in SNAPSHOT_ROOTS {
@@ -226,10 +218,7 @@ fn resolve_snapshot(spec: &str) -> Result<PathBuf, String> {
             return Ok(Path::new(root).join(name));
         }
     }
-    Err(format!(
-        "no containerd snapshot with a Files folder on this machine (looked in {})",
-        SNAPSHOT_ROOTS.join(", ")
-    ))
+    Err(why::no_snapshot(SNAPSHOT_ROOTS))
 }
 
 /// Runs `case` on this machine.

@@ -44,6 +44,33 @@ pub const BUILDS_NOT_BUILT: &str =
 pub const LATEST_SNAPSHOT_NOT_BUILT: &str =
     "finding the newest containerd snapshot on a node is not built yet: give a snapshot folder";
 
+/// The host lane anywhere but Windows.
+pub fn not_windows(os: &str) -> String {
+    format!("the host lane needs an elevated Windows machine; this is {os} (GitHub's windows-2022 runners are)")
+}
+
+/// The host lane in a process without administrator rights.
+pub const NOT_ELEVATED: &str =
+    "the host lane needs an elevated Windows machine; this process is not elevated (run it as Administrator)";
+
+/// A Windows without the bind filter's user-mode API.
+pub fn no_bind_filter(dll: &str) -> String {
+    format!("the bind filter API is not installed here ({dll} is missing; it ships with Windows Server 2019 and later)")
+}
+
+/// A layer probe naming a snapshot folder this machine does not have.
+pub fn no_snapshot_folder(folder: &str) -> String {
+    format!("the snapshot folder {folder} does not exist here (give one of this machine's, or `latest`)")
+}
+
+/// A layer probe on a machine where containerd has committed no snapshot.
+pub fn no_snapshot(roots: &[&str]) -> String {
+    format!(
+        "no containerd snapshot with a Files folder on this machine (looked in {}; pull a Windows image first)",
+        roots.join(", ")
+    )
+}
+
 fn list(items: &[String]) -> String {
     if items.is_empty() {
         "none".to_owned()
