@@ -157,14 +157,12 @@ pub fn run(args: Args) -> Exit {
     if interrupted {
         // The case in flight was dropped where it stood: remove what this run made, by the uids it recorded.
         errln!("interrupted: tearing down what run {} made", context.run_id);
-        if let Some(target) = &context.cluster {
-            match runtime.block_on(cluster::release_standing(target, &context.ledger)) {
-                Ok(removed) if removed.is_empty() => {}
-                Ok(removed) => errln!("removed namespaces: {}", removed.join(", ")),
-                Err(e) => {
-                    teardown_failed = true;
-                    errln!("error: teardown after the interruption failed: {e}");
-                }
+        match runtime.block_on(lanes::clean_up(&context)) {
+            Ok(removed) if removed.is_empty() => {}
+            Ok(removed) => errln!("removed: {}", removed.join(", ")),
+            Err(e) => {
+                teardown_failed = true;
+                errln!("error: teardown after the interruption failed: {e}");
             }
         }
     }

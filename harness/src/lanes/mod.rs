@@ -48,6 +48,15 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
     }
 }
 
+/// After an interruption: undoes what the run made and has not undone yet, on every lane that makes anything (only
+/// the cluster lane does: its namespaces, by the uids it recorded). What was removed.
+pub async fn clean_up(context: &Context) -> Result<Vec<String>, String> {
+    match &context.cluster {
+        Some(target) => cluster::release_standing(target, &context.ledger).await,
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Why a lane could not observe a step. Each kind is one infrastructure class: the only place that mapping is made.
 #[derive(Debug, thiserror::Error)]
 pub enum Unobserved {
