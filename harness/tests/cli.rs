@@ -709,3 +709,25 @@ fn reports_replace_a_symlink_instead_of_following_it() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
     assert!(!out.path().join("summary.md").symlink_metadata().unwrap().is_symlink());
 }
+
+#[test]
+fn a_required_lane_that_ran_nothing_exits_3() {
+    let out = tempfile::tempdir().unwrap();
+    let run = |lane: &str| {
+        harness()
+            .current_dir(repository())
+            .args(["run", "--lane", "offline", "--lane", "host", "--require", lane, "--out"])
+            .arg(out.path())
+            .output()
+            .unwrap()
+    };
+    let offline = run("offline");
+    assert_eq!(offline.status.code(), Some(0), "{offline:?}");
+    if cfg!(windows) {
+        return; // the host lane may run on a Windows machine
+    }
+    let host = run("host");
+    let stderr = String::from_utf8_lossy(&host.stderr);
+    assert_eq!(host.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("required lane(s) ran nothing here: host"), "{stderr}");
+}

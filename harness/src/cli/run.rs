@@ -33,6 +33,9 @@ pub struct Args {
     /// Labels everything the run creates (default: derived from the time); lower-case letters, digits and dashes.
     #[arg(long)]
     run_id: Option<String>,
+    /// A lane that must run (repeatable): the run exits 3 when it ran nothing here (every step skipped).
+    #[arg(long = "require", value_enum, value_name = "LANE")]
+    require: Vec<Lane>,
     /// The longest one Kubernetes API request may take, e.g. `30s` (1s to 10m).
     #[arg(long, default_value = "30s", value_parser = request_timeout)]
     request_timeout: Duration,
@@ -178,11 +181,32 @@ pub fn run(args: Args) -> Exit {
             return Exit::Infrastructure;
         }
     }
+    let missing = lanes_that_ran_nothing(&args.require, &outcomes);
+    if !missing.is_empty() {
+        errln!(
+            "error: required lane(s) ran nothing here: {}\n  help: the skip reasons are in the summary above",
+            missing.join(", ")
+        );
+    }
     match (interrupted, teardown_failed) {
         (true, false) => Exit::Interrupted,
         (true, true) => Exit::Infrastructure,
+        _ if !missing.is_empty() => Exit::Infrastructure,
         _ => outcome::exit_for(&outcomes),
     }
+}
+
+/// The required lanes of which no step ran (none observed, or every one skipped).
+fn lanes_that_ran_nothing(required: &[Lane], outcomes: &[outcome::Outcome]) -> Vec<String> {
+    required
+        .iter()
+        .filter(|lane| {
+            !outcomes
+                .iter()
+                .any(|o| o.lane == **lane && !matches!(o.result, outcome::StepResult::Skipped { .. }))
+        })
+        .map(|lane| lane.to_string())
+        .collect()
 }
 
 /// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM; then marks the run interrupted and wakes it.
