@@ -57,20 +57,21 @@ pub async fn clean_up(context: &Context) -> Result<Vec<String>, String> {
     }
 }
 
-/// Why a lane could not observe a step. Each kind is one infrastructure class: the only place that mapping is made.
+/// Why a lane could not observe a step. Each kind is one infrastructure class and one what-to-do (`why::unobserved`):
+/// the only place that mapping is made.
 #[derive(Debug, thiserror::Error)]
 pub enum Unobserved {
     /// The API server erred, refused or did not answer.
-    #[error("{0}")]
+    #[error("{0} ({help})", help = why::unobserved::API)]
     Api(String),
     /// Something the harness could not prove this run made, or could not tell; nothing was changed.
-    #[error("{0}")]
+    #[error("{0} ({help})", help = why::unobserved::NOT_OWNED)]
     NotOwned(String),
     /// A command (the probe, a service command) could not run, or printed nothing usable.
-    #[error("{0}")]
+    #[error("{0} ({help})", help = why::unobserved::EXEC)]
     Exec(String),
     /// A wait ran out.
-    #[error("{0}")]
+    #[error("{0} ({help})", help = why::unobserved::TIMEOUT)]
     Timeout(String),
 }
 

@@ -71,6 +71,21 @@ pub fn no_snapshot(roots: &[&str]) -> String {
     )
 }
 
+/// What to do about a step the harness could not observe, by what went wrong (`lanes::Unobserved`): said once here,
+/// after the message that says what happened.
+pub mod unobserved {
+    /// The API server erred, refused or did not answer.
+    pub const API: &str = "check that the cluster answers and that the context's user may do this (kubectl auth can-i); rerun when it does";
+    /// The harness would not act on something it could not prove this run made.
+    pub const NOT_OWNED: &str = "nothing was changed on the cluster; if an earlier run left it, remove it with \
+         `harness janitor --context CONTEXT --run-id ID`, otherwise deploy the workload into a namespace of its own";
+    /// A command in the workload (the probe, a service command) could not run or printed nothing usable.
+    pub const EXEC: &str = "check that the pod runs and that its image carries the command (bindprobe.exe on PATH)";
+    /// A wait ran out.
+    pub const TIMEOUT: &str =
+        "look at the cluster's events for the step; raise --request-timeout if the cluster is slow";
+}
+
 fn list(items: &[String]) -> String {
     if items.is_empty() {
         "none".to_owned()

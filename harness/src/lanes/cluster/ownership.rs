@@ -70,8 +70,7 @@ pub async fn claim(
         &format!("cannot tell whether namespace `{name}` exists"),
         namespaces.get_opt(&name),
     )
-    .await
-    .map_err(|e| format!("{e}; nothing was changed"))?;
+    .await?;
     if let Some(existing) = existing {
         let other_run = existing
             .metadata
@@ -83,10 +82,7 @@ pub async fn claim(
             Some(other) => format!("made by harness run `{other}`, not this one"),
             None => "not made by the harness".to_owned(),
         };
-        return Err(format!(
-            "namespace `{name}` already exists ({whose}); nothing was changed (remove a leftover of an earlier run with \
-             `harness janitor --context CONTEXT --run-id ID`)"
-        ));
+        return Err(format!("namespace `{name}` already exists ({whose})"));
     }
     // The creation runs as its own task: if the case is dropped (an interruption), it still completes and is recorded.
     ledger.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
