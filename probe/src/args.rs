@@ -3,12 +3,13 @@
 
 /// The usage text, printed by `--help` and after a usage error.
 pub const USAGE: &str = "\
-usage: bindprobe [--text] <command> [options]
+usage: bindprobe [--text] [--report-file FILE] <command> [options]
 
 commands:
-  bind SRC DST [--rw] [--enable-privileges]
+  bind SRC DST [--rw|--ro] [--enable-privileges]
       go-winio ApplyFileBinding(DST, SRC, readOnly) as buildkit calls it: MkdirAll(Dir(DST)),
       BfSetupFilter(NULL job, NO_MULTIPLE_TARGETS | READ_ONLY_MAPPING (unless --rw), DST, SRC).
+      --ro is the default (the seed's test-bind.exe); buildkit's failing mount is --rw.
       On success proves the binding (a marker written in SRC is read through DST), then
       BfRemoveMapping(NULL, DST). SRC and DST are created when missing.
   layer LAYER_DIR DST [--parent DIR]... [--ro] [--enable-privileges]
@@ -20,12 +21,24 @@ commands:
   context
       Where the probe runs: job, silo, token user and privileges, CONTAINER_SANDBOX_MOUNT_POINT,
       bindflt service, OS build.
-  in-silo [--assign job-list|suspended] [--breakaway] [--timeout SECS] [--silo-bind SRC DST]...
-          -- PROGRAM [ARGS...]
-      Create a kill-on-close job, promote it to a silo (JobObjectCreateSilo), optionally bind SRC
-      at DST for the silo only (BfSetupFilter(job, USE_CURRENT_SILO_MAPPING), as HostProcess
-      containers bind their rootfs at C:\\hpc), start PROGRAM in it (PROC_THREAD_ATTRIBUTE_JOB_LIST,
-      or suspended + AssignProcessToJobObject + ResumeThread), relay its output and exit code.
+  in-silo [--token inherit|system-service] [--no-breakaway] [--bare-silo] [--no-rootfs-bind]
+          [--rootfs-source VOLUME_PATH] [--no-token-bind] [--token-bind-source DIR] [--no-cmd]
+          [--inherit-env] [--inherit-cwd] [--id ID] [--assign job-list|suspended] [--timeout SECS]
+          [--silo-bind SRC DST]... -- PROGRAM [ARGS...]
+      Start PROGRAM the way hcsshim starts a HostProcess container's process: a job named
+      JobContainer_<ID> with an I/O completion port and I/O tracking, kill-on-close, promoted to a
+      silo; the system volume's \\\\?\\Volume{GUID}\\ bound at C:\\hpc\\ for the silo
+      (BfSetupFilter(job, USE_CURRENT_SILO_MAPPING)); a read-only silo binding at the service-account
+      token path; CREATE_BREAKAWAY_FROM_JOB; `cmd /c` PROGRAM ARGS; the token's environment plus
+      CONTAINER_SANDBOX_MOUNT_POINT=C:\\hpc\\; working directory C:\\hpc\\. Each --no-*, --bare-*,
+      --inherit-* option is one departure from hcsshim. --token inherit (the default for now) starts
+      the child with bindprobe's own token (CreateProcessW); --token system-service with
+      LogonUser(SYSTEM, NT AUTHORITY, LOGON32_LOGON_SERVICE) and CreateProcessAsUserW, which needs
+      SeTcbPrivilege: run it through as-system. Relays the child's output and exit code.
+  as-system [--timeout SECS] -- BINDPROBE_ARGS...
+      Run bindprobe BINDPROBE_ARGS as NT AUTHORITY\\SYSTEM: register a one-shot scheduled task with
+      a SYSTEM principal, run it, wait for the report it writes (--report-file), delete the task.
+  --report-file FILE: also write the report to FILE (written whole, then renamed into place).
   help | --help | -h     this text
   version | --version    the bindprobe version
 
@@ -51,6 +64,27 @@ impl Assign {
         match self {
             Self::JobList => "job-list",
             Self::Suspended => "suspended",
+        }
+    }
+}
+
+/// Whose token the `in-silo` child gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Token {
+    /// bindprobe's own token, `CreateProcessW` (what bindprobe always did; hcsshim does the like only with the
+    /// `microsoft.com/hostprocess-inherit-user` annotation, and then still through `CreateProcessAsUser`).
+    Inherit,
+    /// `LogonUserW("SYSTEM", "NT AUTHORITY", NULL, LOGON32_LOGON_SERVICE)` and `CreateProcessAsUserW`, as hcsshim
+    /// does for a pod with `runAsUserName: NT AUTHORITY\SYSTEM`. Needs SeTcbPrivilege (run as SYSTEM).
+    SystemService,
+}
+
+impl Token {
+    /// The name used on the command line and in the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inherit => "inherit",
+            Self::SystemService => "system-service",
         }
     }
 }
@@ -83,22 +117,103 @@ pub struct LayerArgs {
     pub enable_privileges: bool,
 }
 
-/// `in-silo [options] -- PROGRAM ARGS...`.
+/// `in-silo [options] -- PROGRAM ARGS...`. Every default is what hcsshim does for a HostProcess container; every
+/// option that changes one is a departure named in the report (`options.departures`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InSiloArgs {
-    /// How the child joins the silo.
+    /// How the child joins the silo (hcsshim: `job-list`).
     pub assign: Assign,
-    /// `--breakaway`: `CREATE_BREAKAWAY_FROM_JOB`, for when bindprobe itself runs in a job.
+    /// `CREATE_BREAKAWAY_FROM_JOB` (hcsshim always; `--no-breakaway` drops it). `--breakaway` is still accepted.
     pub breakaway: bool,
     /// `--timeout SECS`: terminate the silo's job after this long.
     pub timeout_secs: Option<u64>,
-    /// `--silo-bind SRC DST`: silo-only bindings made before the child starts, `(source, root)`.
+    /// `--silo-bind SRC DST`: extra silo-only bindings made before the child starts, `(source, root)`.
     pub silo_binds: Vec<(String, String)>,
+    /// hcsshim's job: named `JobContainer_<id>`, an I/O completion port, I/O tracking. `--bare-silo`: an unnamed
+    /// job with none of them (what bindprobe did before).
+    pub hcsshim_job: bool,
+    /// Bind the rootfs volume at `C:\hpc\` for the silo (`--no-rootfs-bind` skips it).
+    pub rootfs_bind: bool,
+    /// `--rootfs-source`: the volume bound at `C:\hpc\`; default the system volume's `\\?\Volume{GUID}\`.
+    pub rootfs_source: Option<String>,
+    /// A read-only silo binding like the service-account token mount (`--no-token-bind` skips it).
+    pub token_bind: bool,
+    /// `--token-bind-source`: the directory bound there; default `<temp>\bindprobe-<id>\kube-api-access`.
+    pub token_bind_source: Option<String>,
+    /// Whose token the child gets.
+    pub token: Token,
+    /// Start `cmd /c PROGRAM ARGS` (hcsshim with bindflt); `--no-cmd` starts PROGRAM directly.
+    pub cmd_c: bool,
+    /// The token's environment block plus `CONTAINER_SANDBOX_MOUNT_POINT` and hcsshim's PATH additions;
+    /// `--inherit-env`: bindprobe's own environment.
+    pub hcsshim_env: bool,
+    /// Working directory `C:\hpc\`; `--inherit-cwd`: bindprobe's own.
+    pub rootfs_cwd: bool,
+    /// `--id`: the container id in the job name and default paths; default one made from the time and pid.
+    pub id: Option<String>,
     /// The program to start.
     pub program: String,
     /// Its arguments.
     pub args: Vec<String>,
 }
+
+impl InSiloArgs {
+    /// hcsshim's way for `program args`: every default.
+    pub fn hcsshim(program: impl Into<String>, args: Vec<String>) -> Self {
+        Self {
+            assign: Assign::JobList,
+            breakaway: true,
+            timeout_secs: None,
+            silo_binds: Vec::new(),
+            hcsshim_job: true,
+            rootfs_bind: true,
+            rootfs_source: None,
+            token_bind: true,
+            token_bind_source: None,
+            token: Token::Inherit,
+            cmd_c: true,
+            hcsshim_env: true,
+            rootfs_cwd: true,
+            id: None,
+            program: program.into(),
+            args,
+        }
+    }
+
+    /// The options that depart from hcsshim, as they are written on the command line.
+    pub fn departures(&self) -> Vec<String> {
+        let mut d = Vec::new();
+        let mut add = |cond: bool, name: &str| {
+            if cond {
+                d.push(name.to_owned());
+            }
+        };
+        add(self.token == Token::Inherit, "--token inherit");
+        add(!self.breakaway, "--no-breakaway");
+        add(!self.hcsshim_job, "--bare-silo");
+        add(!self.rootfs_bind, "--no-rootfs-bind");
+        add(self.rootfs_source.is_some(), "--rootfs-source");
+        add(!self.token_bind, "--no-token-bind");
+        add(!self.cmd_c, "--no-cmd");
+        add(!self.hcsshim_env, "--inherit-env");
+        add(!self.rootfs_cwd, "--inherit-cwd");
+        add(self.assign != Assign::JobList, "--assign suspended");
+        add(!self.silo_binds.is_empty(), "--silo-bind");
+        d
+    }
+}
+
+/// `as-system [--timeout SECS] -- ARGS...`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsSystemArgs {
+    /// How long to wait for the task's report (default [`AS_SYSTEM_TIMEOUT_SECS`]).
+    pub timeout_secs: u64,
+    /// The bindprobe arguments the task runs.
+    pub args: Vec<String>,
+}
+
+/// The default wait for an `as-system` task's report.
+pub const AS_SYSTEM_TIMEOUT_SECS: u64 = 600;
 
 /// A parsed subcommand.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +230,8 @@ pub enum Command {
     Context,
     /// `in-silo`.
     InSilo(InSiloArgs),
+    /// `as-system`.
+    AsSystem(AsSystemArgs),
 }
 
 impl Command {
@@ -127,6 +244,7 @@ impl Command {
             Self::Layer(_) => "layer",
             Self::Context => "context",
             Self::InSilo(_) => "in-silo",
+            Self::AsSystem(_) => "as-system",
         }
     }
 }
@@ -136,6 +254,8 @@ impl Command {
 pub struct Invocation {
     /// `--text`: readable text instead of JSON.
     pub text: bool,
+    /// `--report-file FILE`: also write the JSON report there.
+    pub report_file: Option<String>,
     /// What to do.
     pub command: Command,
 }
@@ -152,7 +272,7 @@ pub struct UsageError {
 }
 
 fn known(name: &str) -> Option<&'static str> {
-    ["bind", "layer", "context", "in-silo", "help", "version"]
+    ["bind", "layer", "context", "in-silo", "as-system", "help", "version"]
         .into_iter()
         .find(|k| *k == name)
 }
@@ -170,12 +290,26 @@ where
         None => (&all[..], None),
     };
     let text = ours.iter().any(|a| a == "--text");
-    let words: Vec<&str> = ours.iter().map(String::as_str).filter(|a| *a != "--text").collect();
     let err = |command: Option<&'static str>, message: String| UsageError { command, message, text };
+    let mut report_file = None;
+    let mut words: Vec<&str> = Vec::new();
+    let mut it = ours.iter().map(String::as_str);
+    while let Some(a) = it.next() {
+        match a {
+            "--text" => {}
+            "--report-file" => match it.next() {
+                Some(f) if !f.starts_with("--") => report_file = Some(f.to_owned()),
+                _ => return Err(err(None, "--report-file needs a file".into())),
+            },
+            a if a.starts_with("--report-file=") => report_file = Some(a["--report-file=".len()..].to_owned()),
+            a => words.push(a),
+        }
+    }
 
     if words.iter().any(|a| *a == "--help" || *a == "-h") {
         return Ok(Invocation {
             text,
+            report_file,
             command: Command::Help,
         });
     }
@@ -256,79 +390,131 @@ where
             })
         }
         "in-silo" => {
-            let mut assign = Assign::JobList;
-            let mut breakaway = false;
-            let mut timeout_secs = None;
-            let mut silo_binds = Vec::new();
+            let Some((program, args)) = child.and_then(|c| c.split_first()) else {
+                // The options are checked first, so their errors come before this one.
+                in_silo_options(rest, &mut InSiloArgs::hcsshim("", Vec::new())).map_err(|m| err(Some("in-silo"), m))?;
+                return Err(err(Some("in-silo"), "expected -- PROGRAM [ARGS...]".into()));
+            };
+            let mut a = InSiloArgs::hcsshim(program.clone(), args.to_vec());
+            in_silo_options(rest, &mut a).map_err(|m| err(Some("in-silo"), m))?;
+            Command::InSilo(a)
+        }
+        "as-system" => {
+            let mut timeout_secs = AS_SYSTEM_TIMEOUT_SECS;
             let mut it = rest.iter();
             while let Some(a) = it.next() {
-                let (flag, inline) = match a.split_once('=') {
-                    Some((f, v)) if f.starts_with("--") => (f, Some(v)),
-                    _ => (*a, None),
-                };
+                let (flag, inline) = split_inline(a);
                 match flag {
-                    "--breakaway" => breakaway = true,
-                    "--silo-bind" => match (it.next(), it.next()) {
-                        (Some(src), Some(dst)) if inline.is_none() => {
-                            silo_binds.push(((*src).to_owned(), (*dst).to_owned()))
-                        }
-                        _ => {
-                            return Err(err(Some("in-silo"), "--silo-bind takes SRC and DST".into()));
-                        }
-                    },
-                    "--assign" => {
-                        let v = inline.or_else(|| it.next().copied());
-                        assign = match v {
-                            Some("job-list") => Assign::JobList,
-                            Some("suspended") => Assign::Suspended,
-                            other => {
-                                return Err(err(
-                                    Some("in-silo"),
-                                    format!("--assign takes job-list or suspended, got {other:?}"),
-                                ));
-                            }
-                        };
-                    }
                     "--timeout" => {
-                        let v = inline.or_else(|| it.next().copied());
-                        match v.and_then(|v| v.parse::<u64>().ok()) {
-                            Some(s) if s > 0 => timeout_secs = Some(s),
-                            _ => {
-                                return Err(err(
-                                    Some("in-silo"),
-                                    format!("--timeout takes a positive number of seconds, got {v:?}"),
-                                ));
-                            }
-                        }
+                        timeout_secs = positive_secs(inline.or_else(|| it.next().copied()))
+                            .map_err(|m| err(Some("as-system"), m))?
                     }
                     other => {
                         return Err(err(
-                            Some("in-silo"),
-                            format!("unexpected argument {other:?} (the program goes after --)"),
+                            Some("as-system"),
+                            format!("unexpected argument {other:?} (the bindprobe arguments go after --)"),
                         ));
                     }
                 }
             }
-            let Some((program, args)) = child.and_then(|c| c.split_first()) else {
-                return Err(err(Some("in-silo"), "expected -- PROGRAM [ARGS...]".into()));
+            let args = match child {
+                Some(c) if !c.is_empty() => c.to_vec(),
+                _ => return Err(err(Some("as-system"), "expected -- BINDPROBE_ARGS...".into())),
             };
-            Command::InSilo(InSiloArgs {
-                assign,
-                breakaway,
-                timeout_secs,
-                silo_binds,
-                program: program.clone(),
-                args: args.to_vec(),
-            })
+            if args.first().map(String::as_str) == Some("as-system") {
+                return Err(err(Some("as-system"), "as-system cannot run as-system".into()));
+            }
+            Command::AsSystem(AsSystemArgs { timeout_secs, args })
         }
         other => {
             return Err(err(known(other), format!("unknown command {other:?}")));
         }
     };
-    if child.is_some() && !matches!(command, Command::InSilo(_)) {
-        return Err(err(Some(command.name()), "`--` is only meaningful for in-silo".into()));
+    if child.is_some() && !matches!(command, Command::InSilo(_) | Command::AsSystem(_)) {
+        return Err(err(
+            Some(command.name()),
+            "`--` is only meaningful for in-silo and as-system".into(),
+        ));
     }
-    Ok(Invocation { text, command })
+    Ok(Invocation {
+        text,
+        report_file,
+        command,
+    })
+}
+
+/// `--flag=value` as `("--flag", Some("value"))`.
+fn split_inline(a: &str) -> (&str, Option<&str>) {
+    match a.split_once('=') {
+        Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+        _ => (a, None),
+    }
+}
+
+fn positive_secs(v: Option<&str>) -> Result<u64, String> {
+    match v.and_then(|v| v.parse::<u64>().ok()) {
+        Some(s) if s > 0 => Ok(s),
+        _ => Err(format!("--timeout takes a positive number of seconds, got {v:?}")),
+    }
+}
+
+/// The `in-silo` options before `--`, applied over hcsshim's defaults.
+fn in_silo_options(rest: &[&str], a: &mut InSiloArgs) -> Result<(), String> {
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = split_inline(arg);
+        let mut value = |name: &str| {
+            inline
+                .or_else(|| it.next().copied())
+                .filter(|v| !v.starts_with("--"))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag {
+            "--breakaway" => a.breakaway = true,
+            "--no-breakaway" => a.breakaway = false,
+            "--bare-silo" => a.hcsshim_job = false,
+            "--no-rootfs-bind" => a.rootfs_bind = false,
+            "--rootfs-source" => a.rootfs_source = Some(value("--rootfs-source")?),
+            "--no-token-bind" => a.token_bind = false,
+            "--token-bind-source" => a.token_bind_source = Some(value("--token-bind-source")?),
+            "--no-cmd" => a.cmd_c = false,
+            "--inherit-env" => a.hcsshim_env = false,
+            "--inherit-cwd" => a.rootfs_cwd = false,
+            "--id" => {
+                let id = value("--id")?;
+                let valid = !id.is_empty()
+                    && id.len() <= 64
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !valid {
+                    return Err(format!("--id takes up to 64 letters, digits, - and _, got {id:?}"));
+                }
+                a.id = Some(id);
+            }
+            "--token" => {
+                a.token = match value("--token").ok().as_deref() {
+                    Some("inherit") => Token::Inherit,
+                    Some("system-service") => Token::SystemService,
+                    other => return Err(format!("--token takes inherit or system-service, got {other:?}")),
+                }
+            }
+            "--silo-bind" => match (it.next(), it.next()) {
+                (Some(src), Some(dst)) if inline.is_none() => a.silo_binds.push(((*src).to_owned(), (*dst).to_owned())),
+                _ => return Err("--silo-bind takes SRC and DST".into()),
+            },
+            "--assign" => {
+                let v = inline.or_else(|| it.next().copied());
+                a.assign = match v {
+                    Some("job-list") => Assign::JobList,
+                    Some("suspended") => Assign::Suspended,
+                    other => return Err(format!("--assign takes job-list or suspended, got {other:?}")),
+                };
+            }
+            "--timeout" => a.timeout_secs = Some(positive_secs(inline.or_else(|| it.next().copied()))?),
+            other => return Err(format!("unexpected argument {other:?} (the program goes after --)")),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -415,7 +601,8 @@ mod tests {
         };
         assert_eq!(s.assign, Assign::Suspended);
         assert_eq!(s.timeout_secs, Some(30));
-        assert!(!s.breakaway);
+        // hcsshim always passes CREATE_BREAKAWAY_FROM_JOB: the default now; `--no-breakaway` drops it.
+        assert!(s.breakaway);
         assert_eq!(s.program, "bindprobe");
         assert_eq!(s.args, ["--text", "bind", "a", "b", "--", "--rw"]);
         let Command::InSilo(b) = ok(&["in-silo", "--silo-bind", r"C:\rootfs", r"C:\hpc", "--", "x"]).command else {

@@ -19,6 +19,13 @@ fn emit(report: &Report, text: bool) {
     let _ = stdout.flush();
 }
 
+/// `--report-file`: the JSON written beside FILE, then renamed onto it, so a reader never sees half a report.
+fn write_report_file(file: &str, report: &Report) -> std::io::Result<()> {
+    let partial = format!("{file}.partial");
+    std::fs::write(&partial, report.to_json())?;
+    std::fs::rename(&partial, file)
+}
+
 fn main() {
     // Lossy like Go's os.Args on Windows: unpaired surrogates become U+FFFD.
     let argv = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned());
@@ -33,7 +40,18 @@ fn main() {
                 exit::OK
             }
             command => {
-                let report = bindprobe::run(&command);
+                let mut report = bindprobe::run(&command);
+                if let Some(file) = &inv.report_file
+                    && let Err(e) = write_report_file(file, &report)
+                {
+                    // The report on stdout still carries the result; the file's reader sees none.
+                    eprintln!("bindprobe: cannot write the report to {file}: {e}");
+                    report.steps.push(bindprobe::report::Step::failed(
+                        "write_report_file",
+                        e.to_string(),
+                        Some(file.clone()),
+                    ));
+                }
                 emit(&report, inv.text);
                 report.exit_code
             }

@@ -1,6 +1,6 @@
 //! The report contract: the one JSON object every subcommand prints, its readable `--text` form, and the exit codes.
 //!
-//! Field names are stable (schema 1); the harness's lanes read them with these very types. New
+//! Field names are stable (schema 2); the harness's lanes read them with these very types. New
 //! fields may be added; existing ones keep their name, type and meaning. See `probe/README.md`.
 //! Readers tolerate what older or abbreviated reports leave out where a field says `#[serde(default)]`.
 
@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::hresult::WinError;
 
-/// Version of the JSON contract (`schema` field).
-pub const SCHEMA: u32 = 1;
+/// Version of the JSON contract (`schema` field). 2: `in-silo` starts its child the way hcsshim starts a
+/// HostProcess process by default, so `silo.bindings` also lists the rootfs and token bindings; `options`,
+/// `filter_instances`, `task`, `context.logon` and the new `silo`/`child` fields were added.
+pub const SCHEMA: u32 = 2;
 
 /// Exit codes.
 pub mod exit {
@@ -288,6 +290,166 @@ pub struct ContextInfo {
     pub vmcompute_dll: Option<FileCheck>,
     /// The OS version.
     pub os: Option<OsInfo>,
+    /// The token's logon session (left out when it could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logon: Option<LogonInfo>,
+}
+
+/// The options a result was observed with (the `options` object): for `in-silo` every choice that makes the child
+/// start as hcsshim starts a HostProcess process, and `departures`, the options given that depart from it.
+/// Fields that do not apply to the subcommand are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Options {
+    /// `bind`, `layer`: a read-only mapping (`--ro`); false for `--rw`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// `bind`, `layer`: `--enable-privileges`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_privileges: Option<bool>,
+    /// `in-silo`: `inherit` (bindprobe's token, `CreateProcessW`) or `system-service`
+    /// (`LogonUser(SYSTEM, NT AUTHORITY, LOGON32_LOGON_SERVICE)`, `CreateProcessAsUserW`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// `in-silo`: `CREATE_BREAKAWAY_FROM_JOB`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakaway: Option<bool>,
+    /// `in-silo`: `hcsshim` (named `JobContainer_<id>`, completion port, I/O tracking) or `bare` (`--bare-silo`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// `in-silo`: the rootfs volume bound at `C:\hpc\` for the silo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootfs_bind: Option<bool>,
+    /// `in-silo`: the read-only silo binding at the service-account token path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_bind: Option<bool>,
+    /// `in-silo`: the child is started as `cmd /c PROGRAM ARGS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmd_c: Option<bool>,
+    /// `in-silo`: `hcsshim` (the token's environment block, `CONTAINER_SANDBOX_MOUNT_POINT`, PATH additions) or
+    /// `inherit` (`--inherit-env`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// `in-silo`: `rootfs` (`C:\hpc\`) or `inherit` (`--inherit-cwd`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
+    /// `in-silo`: `job-list` or `suspended`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assign: Option<String>,
+    /// `in-silo`: how many `--silo-bind` bindings were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_silo_binds: Option<u32>,
+    /// `as-system`: the bindprobe arguments the SYSTEM task ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_system_args: Option<Vec<String>>,
+    /// The options given that depart from hcsshim (`--token inherit`, `--no-breakaway`, ...), as written on the
+    /// command line; empty when the run is hcsshim's way in every respect the probe imitates.
+    pub departures: Vec<String>,
+}
+
+/// One instance of a minifilter (`FilterInstanceFindFirst`/`Next`, `InstanceFullInformation`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterInstance {
+    /// The instance name (`bindflt Instance`).
+    pub instance: String,
+    /// Its altitude.
+    pub altitude: String,
+    /// The volume it is attached to (`\Device\HarddiskVolume3`).
+    pub volume: String,
+}
+
+/// One listing of a minifilter's instances; `instances` is null when the listing failed (see `error`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceListing {
+    /// The instances, in the order the filter manager gave them.
+    pub instances: Option<Vec<FilterInstance>>,
+    /// Why the listing failed (`0x80070005 Access is denied.`), else null.
+    pub error: Option<String>,
+}
+
+/// The bind filter's instances before and after the probe (`filter_instances`): whether the probe attached
+/// the filter to a volume that had none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterInstances {
+    /// The filter (`bindflt`).
+    pub filter: String,
+    /// Before the first step.
+    pub before: InstanceListing,
+    /// After the last step.
+    pub after: InstanceListing,
+}
+
+/// The token's logon session (`context`): what hcsshim's `LogonUser(..., LOGON32_LOGON_SERVICE)` would change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogonInfo {
+    /// `TOKEN_STATISTICS.AuthenticationId`, `0x00000000:000003E7` (SYSTEM's own session).
+    pub logon_id: Option<String>,
+    /// `SECURITY_LOGON_SESSION_DATA.LogonType` (`LsaGetLogonSessionData`): 2 interactive, 4 batch, 5 service, ...
+    pub logon_type: Option<u32>,
+    /// Its name: `interactive`, `network`, `batch`, `service`, `unlock`, `network_cleartext`, `new_credentials`,
+    /// `remote_interactive`, `cached_interactive`, `undefined(0)`, ...
+    pub logon_type_name: Option<String>,
+    /// The well-known logon groups in the token (`INTERACTIVE`, `SERVICE`, `BATCH`, `NETWORK`, ...).
+    pub logon_groups: Vec<String>,
+    /// `TOKEN_STATISTICS.TokenType`: `primary` or `impersonation`.
+    pub token_type: Option<String>,
+}
+
+/// The report's name for a `SECURITY_LOGON_SESSION_DATA.LogonType`.
+pub fn logon_type_name(t: u32) -> String {
+    match t {
+        2 => "interactive".to_owned(),
+        3 => "network".to_owned(),
+        4 => "batch".to_owned(),
+        5 => "service".to_owned(),
+        6 => "proxy".to_owned(),
+        7 => "unlock".to_owned(),
+        8 => "network_cleartext".to_owned(),
+        9 => "new_credentials".to_owned(),
+        10 => "remote_interactive".to_owned(),
+        11 => "cached_interactive".to_owned(),
+        12 => "cached_remote_interactive".to_owned(),
+        13 => "cached_unlock".to_owned(),
+        n => format!("undefined({n})"),
+    }
+}
+
+/// The name of a well-known logon group SID (`S-1-5-6` is `SERVICE`), the groups `LogonUser` adds by logon type.
+pub fn well_known_logon_group(sid: &str) -> Option<&'static str> {
+    Some(match sid {
+        "S-1-5-2" => "NETWORK",
+        "S-1-5-3" => "BATCH",
+        "S-1-5-4" => "INTERACTIVE",
+        "S-1-5-6" => "SERVICE",
+        "S-1-5-14" => "REMOTE_INTERACTIVE_LOGON",
+        "S-1-2-1" => "CONSOLE_LOGON",
+        "S-1-5-18" => "LOCAL_SYSTEM",
+        "S-1-5-32-544" => "ADMINISTRATORS",
+        _ => return None,
+    })
+}
+
+/// `as-system` details: the scheduled task that ran bindprobe as SYSTEM.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskInfo {
+    /// The task's name (`\bindprobe-as-system-<id>`).
+    pub name: String,
+    /// The task's principal (`S-1-5-18`).
+    pub principal: String,
+    /// The file the task's bindprobe wrote its report to.
+    pub report_file: String,
+    /// The task was registered.
+    pub registered: bool,
+    /// The task was started.
+    pub started: bool,
+    /// The task was deleted afterwards.
+    pub deleted: bool,
+    /// The report did not arrive in time.
+    pub timed_out: bool,
+    /// The report the task's bindprobe wrote (its exit code is relayed).
+    pub report: Option<serde_json::Value>,
 }
 
 /// `in-silo` details about the job and silo.
@@ -299,13 +461,23 @@ pub struct SiloInfo {
     pub breakaway: bool,
     /// `CreateJobObjectW` succeeded.
     pub job_created: bool,
+    /// The job's name (`JobContainer_<id>`); null for `--bare-silo`.
+    #[serde(default)]
+    pub job_name: Option<String>,
+    /// An I/O completion port was associated with the job (`JobObjectAssociateCompletionPortInformation`).
+    #[serde(default)]
+    pub completion_port: bool,
+    /// I/O tracking was enabled (`JobObjectIoAttribution`, class 42).
+    #[serde(default)]
+    pub io_tracking: bool,
     /// `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` was set.
     pub kill_on_close: bool,
     /// `SetInformationJobObject(job, JobObjectCreateSilo, NULL, 0)` succeeded.
     pub silo_created: bool,
     /// The new silo, queried with `JobObjectSiloBasicInformation`.
     pub silo: Option<SiloBasic>,
-    /// Silo-only bindings made before the child started (`--silo-bind`).
+    /// Silo-only bindings made before the child started, in order: the rootfs at `C:\hpc\`, the token binding,
+    /// then each `--silo-bind`.
     #[serde(default)]
     pub bindings: Vec<SiloBinding>,
     /// `--timeout`.
@@ -314,14 +486,17 @@ pub struct SiloInfo {
     pub timed_out: bool,
 }
 
-/// One `--silo-bind`: hcsshim's `JobObject.ApplyFileBinding(root, target, false)`.
+/// One silo-only binding: hcsshim's `JobObject.ApplyFileBinding(root, target, readOnly)`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiloBinding {
+    /// What it imitates: `rootfs`, `token` or `silo-bind`.
+    #[serde(default)]
+    pub kind: String,
     /// SRC: the backing directory.
     pub source: String,
     /// DST: the path the silo sees it at.
     pub root: String,
-    /// The `BfSetupFilter` flags (`0x00000004`, USE_CURRENT_SILO_MAPPING).
+    /// The `BfSetupFilter` flags (`0x00000004`, USE_CURRENT_SILO_MAPPING, plus `0x1` when read-only).
     pub flags: String,
     /// `BfSetupFilter` succeeded.
     pub bound: bool,
@@ -335,8 +510,19 @@ pub struct ChildInfo {
     pub program: String,
     /// ARGS.
     pub args: Vec<String>,
-    /// The command line given to `CreateProcessW`.
+    /// The command line given to `CreateProcessW` / `CreateProcessAsUserW` (`cmd /c ...` by default).
     pub command_line: String,
+    /// The application name passed (`C:\Windows\system32\cmd.exe` with `cmd /c`); null: taken from the command line.
+    pub application_name: Option<String>,
+    /// `CreateProcessW` (`--token inherit`) or `CreateProcessAsUserW` (`--token system-service`).
+    pub create_process: String,
+    /// The creation flags, `0x01080400` (EXTENDED_STARTUPINFO_PRESENT | CREATE_BREAKAWAY_FROM_JOB | CREATE_UNICODE_ENVIRONMENT).
+    pub creation_flags: String,
+    /// The working directory passed (`C:\hpc\`); null: bindprobe's own.
+    pub working_directory: Option<String>,
+    /// The variables the child's environment has beyond the token's block (`CONTAINER_SANDBOX_MOUNT_POINT=C:\hpc\`,
+    /// the edited `Path`); empty with `--inherit-env`.
+    pub environment_added: Vec<String>,
     /// The child's process id.
     pub pid: Option<u32>,
     /// The child's exit code (`GetExitCodeProcess`), e.g. 0, 1, or 3221225781 (0xC0000135).
@@ -388,6 +574,15 @@ pub struct Report {
     /// `in-silo` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub child: Option<ChildInfo>,
+    /// `as-system` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskInfo>,
+    /// The options the result was observed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Options>,
+    /// `bind`, `layer`, `in-silo`: the bind filter's instances before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_instances: Option<FilterInstances>,
 }
 
 impl OsInfo {
@@ -425,6 +620,9 @@ impl Report {
             context: None,
             silo: None,
             child: None,
+            task: None,
+            options: None,
+            filter_instances: None,
         }
     }
 
@@ -495,6 +693,40 @@ impl Report {
                 s.breakaway,
                 s.timed_out
             ));
+            for b in &s.bindings {
+                out.push_str(&format!(
+                    "  silo binding ({}): {} -> {} flags={} bound={}\n",
+                    b.kind, b.source, b.root, b.flags, b.bound
+                ));
+            }
+        }
+        if let Some(o) = &self.options {
+            let departures = if o.departures.is_empty() {
+                "none".to_owned()
+            } else {
+                o.departures.join(" ")
+            };
+            out.push_str(&format!("  departures from hcsshim: {departures}\n"));
+        }
+        if let Some(f) = &self.filter_instances {
+            for (label, l) in [("before", &f.before), ("after", &f.after)] {
+                let text = match (&l.instances, &l.error) {
+                    (Some(i), _) => i.iter().map(|i| i.volume.clone()).collect::<Vec<_>>().join(", "),
+                    (None, e) => format!("unknown ({})", e.clone().unwrap_or_default()),
+                };
+                out.push_str(&format!("  {} instances {label}: {text}\n", f.filter));
+            }
+        }
+        if let Some(t) = &self.task {
+            out.push_str(&format!(
+                "  task {} as {}: registered={} started={} deleted={} timed_out={}\n",
+                t.name, t.principal, t.registered, t.started, t.deleted, t.timed_out
+            ));
+            if let Some(r) = &t.report {
+                for l in serde_json::to_string_pretty(r).unwrap_or_default().lines() {
+                    out.push_str(&format!("  | {l}\n"));
+                }
+            }
         }
         if let Some(c) = &self.child {
             out.push_str(&format!(
@@ -569,6 +801,15 @@ fn context_text(c: &ContextInfo) -> String {
             "  {}: {}\n",
             f.path,
             if f.exists { "present" } else { "missing" }
+        ));
+    }
+    if let Some(l) = &c.logon {
+        out.push_str(&format!(
+            "  logon: {} type {} groups [{}] token {}\n",
+            opt(&l.logon_id),
+            opt(&l.logon_type_name),
+            l.logon_groups.join(", "),
+            opt(&l.token_type)
         ));
     }
     if let Some(o) = &c.os {
@@ -662,6 +903,54 @@ mod tests {
             examples += 1;
         }
         assert!(examples >= 3, "expected the README's JSON examples");
+    }
+
+    #[test]
+    fn logon_types_and_groups() {
+        assert_eq!(logon_type_name(5), "service");
+        assert_eq!(logon_type_name(2), "interactive");
+        assert_eq!(logon_type_name(0), "undefined(0)");
+        assert_eq!(well_known_logon_group("S-1-5-6"), Some("SERVICE"));
+        assert_eq!(well_known_logon_group("S-1-5-21-1-2-3-500"), None);
+    }
+
+    #[test]
+    fn new_fields_are_left_out_when_absent() {
+        // Older readers and the test bed's double write none of them; the round trip must hold.
+        let v: serde_json::Value = serde_json::from_str(&Report::new(Some("bind")).to_json()).unwrap();
+        for key in ["options", "filter_instances", "task"] {
+            assert!(v.get(key).is_none(), "{key}");
+        }
+        let c = serde_json::to_value(ContextInfo::default()).unwrap();
+        assert!(c.get("logon").is_none());
+        let mut r = Report::new(Some("in-silo"));
+        r.filter_instances = Some(FilterInstances {
+            filter: "bindflt".into(),
+            before: InstanceListing {
+                instances: Some(vec![]),
+                error: None,
+            },
+            after: InstanceListing {
+                instances: Some(vec![FilterInstance {
+                    instance: "bindflt Instance".into(),
+                    altitude: "409800".into(),
+                    volume: r"\Device\HarddiskVolume3".into(),
+                }]),
+                error: None,
+            },
+        });
+        r.options = Some(Options {
+            token: Some("inherit".into()),
+            departures: vec!["--token inherit".into()],
+            ..Options::default()
+        });
+        r.task = Some(TaskInfo::default());
+        let back: Report = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(back, r);
+        let t = r.to_text();
+        assert!(t.contains("departures from hcsshim: --token inherit"), "{t}");
+        assert!(t.contains("bindflt instances after: "), "{t}");
+        assert_eq!(SCHEMA, 2);
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! Per case (variant `native` or `in-silo`) the lane runs `bindprobe context` and then every probe of the scenario
 //! through `bindprobe`, either directly or as `bindprobe in-silo -- bindprobe ...`, and turns each report into an
-//! outcome (the command lines and the report's meaning are in `lanes::probe`). The probe is located next to the
+//! outcome (the command lines and the report's meaning are in `lanes::probe`). `in-silo` starts the probe the way
+//! hcsshim starts a HostProcess process (bindprobe's defaults). A bind probe runs read-write (`--rw`, as buildkit
+//! mounts) as step `probe/<name>`, then read-only (`--ro`, the seed's test) as step `probe/<name>/ro`. Each
+//! observation's detail records the options the result was observed with. The probe is located next to the
 //! harness binary, through `BINDPROBE`, or built with cargo.
 
 use std::path::{Path, PathBuf};
@@ -14,7 +17,8 @@ use bindprobe::report::Report;
 use serde_json::{Value, json};
 
 use crate::lanes::probe::{
-    bind_args, layer_args, layer_stages, observed_environment, parse_report, probe_args, safe_to_delete, seen,
+    bind_args, layer_args, layer_stages, observed_environment, options_detail, parse_report, probe_args,
+    safe_to_delete, seen,
 };
 use crate::lanes::{Context, Unobserved, why};
 use crate::outcome::{Observation, Seen};
@@ -243,7 +247,12 @@ pub fn run(case: &Case, context: &Context) -> Vec<Observation> {
         match run_probe(&located.exe, &args).and_then(|r| effective_report(&r, in_silo).map(|e| (r, e))) {
             Ok((report, effective)) => {
                 let observed = observed_environment(&effective);
-                let detail = json!({ "command": args, "context": effective.context, "siloExitCode": report.exit_code });
+                let detail = json!({
+                    "command": args,
+                    "context": effective.context,
+                    "siloExitCode": report.exit_code,
+                    "options": options_detail(&report, Some(&effective)),
+                });
                 (Observation::of("context", Seen::Ok).detail(detail), observed)
             }
             Err(e) => (
@@ -256,11 +265,20 @@ pub fn run(case: &Case, context: &Context) -> Vec<Observation> {
     for (name, probe) in &case.loaded.scenario.probes {
         let step = format!("probe/{name}");
         let dir = work.join(name);
-        let (args, layer) = match probe {
-            Probe::Bind(b) => {
-                let src = dir.join("src").display().to_string();
-                let dst = dir.join("dst").display().to_string();
-                (bind_args(&src, &dst, b.read_write), false)
+        match probe {
+            Probe::Bind(_) => {
+                // Read-write first (buildkit's mount), then read-only (the seed's test-bind.exe), each in its own
+                // directories so a binding left behind by one cannot answer for the other.
+                for (step, dir, read_write) in [
+                    (step.clone(), dir.clone(), true),
+                    (format!("{step}/ro"), work.join(format!("{name}.ro")), false),
+                ] {
+                    let src = dir.join("src").display().to_string();
+                    let dst = dir.join("dst").display().to_string();
+                    let args = bind_args(&src, &dst, read_write);
+                    let observation = observe(&located.exe, &step, &dir, probe, &args, in_silo, false);
+                    observations.push(observation);
+                }
             }
             Probe::Layer(l) => {
                 let snapshot = match resolve_snapshot(&l.snapshot) {
@@ -279,42 +297,59 @@ pub fn run(case: &Case, context: &Context) -> Vec<Observation> {
                 };
                 let snapshot = snapshot.display().to_string();
                 let mnt = dir.join("mnt").display().to_string();
-                (layer_args(&snapshot, &mnt, &parents), true)
+                let args = layer_args(&snapshot, &mnt, &parents);
+                observations.push(observe(&located.exe, &step, &dir, probe, &args, in_silo, true));
             }
-        };
-        let started = Instant::now();
-        let command = probe_args(&located.exe, in_silo, &args);
-        let observation = match run_probe(&located.exe, &command) {
-            Err(e) => Observation::of(&step, Unobserved::Exec(e).into()).detail(json!({ "command": command })),
-            Ok(report) => {
-                let raw = report_value(&report);
-                match effective_report(&report, in_silo) {
-                    Err(e) => Observation::of(&step, Unobserved::Exec(e).into())
-                        .detail(json!({ "command": command, "report": raw })),
-                    Ok(effective) => {
-                        let removed = safe_to_delete(&effective) && std::fs::remove_dir_all(&dir).is_ok();
-                        let detail = json!({
-                            "command": command,
-                            "report": raw,
-                            "scenarioPaths": serde_json::to_value(probe).unwrap_or_default(),
-                            "workDirRemoved": removed,
-                        });
-                        let mut observation = Observation::of(&step, seen(&effective)).detail(detail);
-                        if layer {
-                            observation.stages = layer_stages(&effective);
-                        }
-                        observation
-                    }
-                }
-            }
-        };
-        observations.push(observation.timed(started));
+        }
     }
     let _ = std::fs::remove_dir(&work);
     for observation in &mut observations {
         observation.observed = observed.clone();
     }
     observations
+}
+
+/// Runs one probe command (natively or in a silo) and makes its observation; removes `dir` when nothing is bound.
+fn observe(
+    exe: &Path,
+    step: &str,
+    dir: &Path,
+    probe: &Probe,
+    args: &[String],
+    in_silo: bool,
+    layer: bool,
+) -> Observation {
+    let started = Instant::now();
+    let command = probe_args(exe, in_silo, args);
+    let observation = match run_probe(exe, &command) {
+        Err(e) => Observation::of(step, Unobserved::Exec(e).into()).detail(json!({ "command": command })),
+        Ok(report) => {
+            let raw = report_value(&report);
+            match effective_report(&report, in_silo) {
+                Err(e) => Observation::of(step, Unobserved::Exec(e).into()).detail(json!({
+                    "command": command,
+                    "report": raw,
+                    "options": options_detail(&report, None),
+                })),
+                Ok(effective) => {
+                    let removed = safe_to_delete(&effective) && std::fs::remove_dir_all(dir).is_ok();
+                    let detail = json!({
+                        "command": command,
+                        "report": raw,
+                        "options": options_detail(&report, Some(&effective)),
+                        "scenarioPaths": serde_json::to_value(probe).unwrap_or_default(),
+                        "workDirRemoved": removed,
+                    });
+                    let mut observation = Observation::of(step, seen(&effective)).detail(detail);
+                    if layer {
+                        observation.stages = layer_stages(&effective);
+                    }
+                    observation
+                }
+            }
+        }
+    };
+    observation.timed(started)
 }
 
 fn report_value(report: &Report) -> Value {
@@ -328,6 +363,7 @@ fn report_value(report: &Report) -> Value {
             "name": s.name, "ok": s.ok, "hresult": s.hresult, "win32": s.win32, "message": s.message,
         })).collect::<Vec<_>>(),
         "child": report.child.as_ref().map(|c| json!({ "exitCode": c.exit_code, "report": c.report })),
+        "filterInstances": report.filter_instances,
     })
 }
 

@@ -18,13 +18,10 @@ const POD_EXE: &str = "bindprobe.exe";
 /// Seconds a probe may run inside the silo before `in-silo` terminates it.
 const SILO_TIMEOUT_SECS: u32 = 300;
 
-/// `bind SRC DST [--rw]`.
+/// `bind SRC DST --rw|--ro`: the mode is always explicit (bindprobe's own default is the seed's read-only).
 pub fn bind_args(src: &str, dst: &str, read_write: bool) -> Vec<String> {
-    let mut args = vec!["bind".to_owned(), src.to_owned(), dst.to_owned()];
-    if read_write {
-        args.push("--rw".to_owned());
-    }
-    args
+    let mode = if read_write { "--rw" } else { "--ro" };
+    vec!["bind".to_owned(), src.to_owned(), dst.to_owned(), mode.to_owned()]
 }
 
 /// `layer SNAPSHOT DST [--parent PARENT]...`.
@@ -37,7 +34,9 @@ pub fn layer_args(snapshot: &str, dst: &str, parents: &[String]) -> Vec<String> 
     args
 }
 
-/// The arguments that run `args` through the probe at `exe`, natively or inside a fresh silo.
+/// The arguments that run `args` through the probe at `exe`, natively or inside a fresh silo. `in-silo` starts
+/// the probe the way hcsshim starts a HostProcess process (bindprobe's defaults); its report's `options` name
+/// what still departs from that (see [`options_detail`]).
 pub fn probe_args(exe: &Path, in_silo: bool, args: &[String]) -> Vec<String> {
     if !in_silo {
         return args.to_vec();
@@ -51,6 +50,19 @@ pub fn probe_args(exe: &Path, in_silo: bool, args: &[String]) -> Vec<String> {
     ];
     all.extend(args.iter().cloned());
     all
+}
+
+/// The options a result was observed with, for an observation's detail: the report's own (`in-silo`: the silo
+/// and the child's start) and, inside a silo, the probe's (`bind`: read-only or not).
+pub fn options_detail(report: &Report, effective: Option<&Report>) -> serde_json::Value {
+    let own = serde_json::to_value(&report.options).unwrap_or_default();
+    match effective {
+        Some(inner) if !std::ptr::eq(inner, report) && inner.probe != report.probe => serde_json::json!({
+            "silo": own,
+            "probe": serde_json::to_value(&inner.options).unwrap_or_default(),
+        }),
+        _ => serde_json::json!({ "probe": own }),
+    }
 }
 
 /// The command that runs `args` through the probe in a pod's container.
@@ -289,7 +301,7 @@ pub(crate) mod tests {
     fn the_same_probe_in_each_place() {
         let bind = bind_args(r"C:\w\src", r"C:\w\dst", true);
         assert_eq!(bind, ["bind", r"C:\w\src", r"C:\w\dst", "--rw"]);
-        assert_eq!(bind_args("a", "b", false), ["bind", "a", "b"]);
+        assert_eq!(bind_args("a", "b", false), ["bind", "a", "b", "--ro"]);
         let layer = layer_args(r"C:\snap\7", r"C:\mnt", &[r"C:\snap\6".to_owned()]);
         assert_eq!(layer, ["layer", r"C:\snap\7", r"C:\mnt", "--parent", r"C:\snap\6"]);
         assert_eq!(probe_args(Path::new("bp.exe"), false, &bind), bind);
@@ -301,6 +313,27 @@ pub(crate) mod tests {
             pod_argv(&layer_args("S", "D", &[])),
             ["bindprobe.exe", "layer", "S", "D"]
         );
+    }
+
+    #[test]
+    fn the_options_go_into_the_detail() {
+        let inner = report(json!({
+            "probe": "bind", "ok": true, "exit_code": 0, "steps": [],
+            "options": {"read_only": false, "enable_privileges": false, "departures": []}
+        }));
+        let outer = report(json!({
+            "probe": "in-silo", "ok": true, "exit_code": 0, "steps": [],
+            "options": {"token": "inherit", "breakaway": true, "departures": ["--token inherit"]}
+        }));
+        let detail = options_detail(&outer, Some(&inner));
+        assert_eq!(detail["silo"]["departures"], json!(["--token inherit"]));
+        assert_eq!(detail["probe"]["read_only"], json!(false));
+        assert_eq!(
+            options_detail(&inner, Some(&inner)),
+            json!({"probe": {"read_only": false, "enable_privileges": false, "departures": []}})
+        );
+        // A report from an older probe has no options.
+        assert_eq!(options_detail(&report(denied_bind()), None), json!({"probe": null}));
     }
 
     #[test]

@@ -4,14 +4,14 @@
 mod windows;
 
 #[cfg(windows)]
-pub use windows::{bind, context, in_silo, layer};
+pub use windows::{as_system, bind, context, in_silo, layer};
 
 #[cfg(not(windows))]
-pub use fallback::{bind, context, in_silo, layer};
+pub use fallback::{as_system, bind, context, in_silo, layer};
 
 #[cfg(not(windows))]
 mod fallback {
-    use crate::args::{BindArgs, InSiloArgs, LayerArgs};
+    use crate::args::{AsSystemArgs, BindArgs, InSiloArgs, LayerArgs};
     use crate::report::Report;
 
     pub fn bind(_: &BindArgs) -> Report {
@@ -28,5 +28,9 @@ mod fallback {
 
     pub fn in_silo(_: &InSiloArgs) -> Report {
         Report::unsupported("in-silo")
+    }
+
+    pub fn as_system(_: &AsSystemArgs) -> Report {
+        Report::unsupported("as-system")
     }
 }

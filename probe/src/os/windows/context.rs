@@ -130,10 +130,11 @@ fn token(rec: &mut Recorder, c: &mut ContextInfo) {
         }
         Err(err) => rec.note(win_step("GetTokenInformation(TokenPrivileges)", err, None)),
     }
+    c.logon = Some(super::logon::logon_info(rec, h));
 }
 
 /// `GetTokenInformation` with the usual two calls; the buffer is 8-byte aligned.
-fn token_info(token: HANDLE, class: TOKEN_INFORMATION_CLASS) -> Result<Vec<u64>, WinError> {
+pub(crate) fn token_info(token: HANDLE, class: TOKEN_INFORMATION_CLASS) -> Result<Vec<u64>, WinError> {
     let mut needed = 0u32;
     // SAFETY: a NULL buffer of length 0 asks for the needed size.
     unsafe { GetTokenInformation(token, class, null_mut(), 0, &mut needed) };
@@ -197,7 +198,7 @@ fn account_name(sid: *mut c_void) -> Option<String> {
     })
 }
 
-fn sid_string(sid: *mut c_void) -> Option<String> {
+pub(crate) fn sid_string(sid: *mut c_void) -> Option<String> {
     let mut out: *mut u16 = null_mut();
     // SAFETY: `sid` is a valid SID; `out` receives a LocalAlloc'd string.
     if unsafe { ConvertSidToStringSidW(sid, &mut out) } == 0 || out.is_null() {

@@ -2,13 +2,32 @@
 
 mod bindflt;
 mod context;
+mod fltmgr;
 mod layer;
+mod logon;
 mod silo;
+mod task;
 
-pub use bindflt::bind;
 pub use context::context;
-pub use layer::layer;
-pub use silo::in_silo;
+pub use task::as_system;
+
+use crate::args::{BindArgs, InSiloArgs, LayerArgs};
+use crate::report::Report;
+
+/// `bind`, between two listings of the bind filter's instances.
+pub fn bind(a: &BindArgs) -> Report {
+    fltmgr::around(|| bindflt::bind(a))
+}
+
+/// `layer`, between two listings of the bind filter's instances.
+pub fn layer(a: &LayerArgs) -> Report {
+    fltmgr::around(|| layer::layer(a))
+}
+
+/// `in-silo`, between two listings of the bind filter's instances.
+pub fn in_silo(a: &InSiloArgs) -> Report {
+    fltmgr::around(|| silo::in_silo(a))
+}
 
 use std::ffi::{CStr, OsStr};
 use std::os::windows::ffi::OsStrExt;

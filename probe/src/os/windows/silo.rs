@@ -1,27 +1,35 @@
-//! Job objects and silos: create a kill-on-close job, promote it to a silo (hcsshim `internal/jobobject`
-//! `Create` with `Silo: true`), start a program inside it and relay its output and exit code; `in-silo`.
+//! Job objects and silos: start a program the way hcsshim starts a HostProcess container's process (named job, completion port, I/O tracking, silo, rootfs and token bindings, token, environment, `cmd /c`, breakaway) and relay its output and exit code; `in-silo`.
 
 use std::ffi::c_void;
 use std::io::Read;
 use std::mem::{size_of, size_of_val, zeroed};
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::ptr::{null, null_mut};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use windows_sys::Win32::Foundation::{HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation, WAIT_OBJECT_0, WAIT_TIMEOUT};
-use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
+use windows_sys::Win32::Foundation::{
+    HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, SetHandleInformation, WAIT_OBJECT_0, WAIT_TIMEOUT,
+};
+use windows_sys::Win32::Security::{SECURITY_ATTRIBUTES, TOKEN_DUPLICATE, TOKEN_QUERY};
+use windows_sys::Win32::Storage::FileSystem::GetVolumeNameForVolumeMountPointW;
+use windows_sys::Win32::System::IO::CreateIoCompletionPort;
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
-    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectCreateSilo, JobObjectExtendedLimitInformation,
-    JobObjectSiloBasicInformation, QueryInformationJobObject, SetInformationJobObject, TerminateJobObject,
+    AssignProcessToJobObject, CreateJobObjectW, IsProcessInJob, JOB_OBJECT_LIMIT_BREAKAWAY_OK,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK, JOBOBJECT_ASSOCIATE_COMPLETION_PORT,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JOBOBJECT_IO_ATTRIBUTION_CONTROL_ENABLE,
+    JOBOBJECT_IO_ATTRIBUTION_INFORMATION, JobObjectAssociateCompletionPortInformation, JobObjectCreateSilo,
+    JobObjectExtendedLimitInformation, JobObjectSiloBasicInformation, QueryInformationJobObject,
+    SetInformationJobObject, TerminateJobObject,
 };
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::SystemServices::SILOOBJECT_BASIC_INFORMATION;
 use windows_sys::Win32::System::Threading::{
-    CREATE_BREAKAWAY_FROM_JOB, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessW,
-    DeleteProcThreadAttributeList, EXTENDED_STARTUPINFO_PRESENT, GetExitCodeProcess, INFINITE,
-    InitializeProcThreadAttributeList, LPPROC_THREAD_ATTRIBUTE_LIST, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
-    PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, ResumeThread, STARTF_USESTDHANDLES, STARTUPINFOEXW,
-    STARTUPINFOW, TerminateProcess, UpdateProcThreadAttribute, WaitForSingleObject,
+    CREATE_BREAKAWAY_FROM_JOB, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
+    DeleteProcThreadAttributeList, EXTENDED_STARTUPINFO_PRESENT, GetCurrentProcess, GetExitCodeProcess, INFINITE,
+    InitializeProcThreadAttributeList, LPPROC_THREAD_ATTRIBUTE_LIST, OpenProcessToken,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, ResumeThread,
+    STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW, TerminateProcess, UpdateProcThreadAttribute,
+    WaitForSingleObject,
 };
 
 use super::bindflt::{BindFilter, mkdir_all};
@@ -29,7 +37,7 @@ use super::{go_text, last_error, system_message, wide, win_step};
 use crate::args::{Assign, InSiloArgs};
 use crate::hresult::WinError;
 use crate::report::{ChildInfo, Failure, Recorder, Report, SiloBasic, SiloBinding, SiloInfo, Step};
-use crate::{cmdline, gopath};
+use crate::{cmdline, gopath, hostprocess};
 
 /// Records a Win32 BOOL-returning call: ok, or failed with `<name>: <message>` (or `text`).
 fn record_bool(
@@ -192,6 +200,15 @@ pub fn in_silo(a: &InSiloArgs) -> Report {
         Ok(line) => line,
         Err(e) => return Report::usage(Some("in-silo"), &e.to_string()),
     };
+    // hcsshim with bindflt starts `cmd /c <command line>` (jobcontainer.go:339), cmd found on PATH.
+    let (application_name, command_line) = if a.cmd_c {
+        (
+            Some(super::system32().join("cmd.exe").display().to_string()),
+            hostprocess::cmd_c(&command_line),
+        )
+    } else {
+        (None, command_line)
+    };
     let mut rec = Recorder::new();
     let mut silo = SiloInfo {
         assign: a.assign.as_str().to_owned(),
@@ -203,9 +220,16 @@ pub fn in_silo(a: &InSiloArgs) -> Report {
         program: a.program.clone(),
         args: a.args.clone(),
         command_line: command_line.clone(),
+        application_name,
+        create_process: if hostprocess::uses_logon_token(a) {
+            "CreateProcessAsUserW"
+        } else {
+            "CreateProcessW"
+        }
+        .to_owned(),
         ..ChildInfo::default()
     };
-    let exit = run(a, &command_line, &mut rec, &mut silo, &mut child);
+    let exit = run(a, &mut rec, &mut silo, &mut child);
     let mut report = rec.finish("in-silo");
     if let (Some(code), None) = (exit, &report.failed_step) {
         // The child ran to its end: relay its exit code (Windows exit codes are 32-bit).
@@ -217,24 +241,131 @@ pub fn in_silo(a: &InSiloArgs) -> Report {
     report
 }
 
-/// Makes the silo, runs the child; returns its exit code when it ran to its end.
-fn run(
+/// `SetInformationJobObject(job, class, &value)`, recorded as `name`.
+fn set_job_info<T>(rec: &mut Recorder, name: &str, job: HANDLE, class: i32, value: &T, detail: Option<String>) -> bool {
+    // SAFETY: `value` is a valid, initialised structure of the size passed, of the type `class` expects.
+    let ok =
+        unsafe { SetInformationJobObject(job, class, (value as *const T).cast::<c_void>(), size_of::<T>() as u32) }
+            != 0;
+    let err = last_error();
+    record_bool(rec, name, ok, err, None, detail)
+}
+
+/// hcsshim `jobobject.Create` with `Name`, `Notifications` and `EnableIOTracking` (jobobject.go:118-148), or a bare
+/// unnamed job (`--bare-silo`). Returns the job and the completion port, which must live as long as the job.
+fn create_job(
     a: &InSiloArgs,
-    command_line: &str,
+    id: &str,
     rec: &mut Recorder,
     silo: &mut SiloInfo,
-    child: &mut ChildInfo,
-) -> Option<u32> {
-    // hcsshim jobobject.Create: CreateJobObject(nil, name).
-    // SAFETY: default security, no name.
-    let raw = unsafe { CreateJobObjectW(null(), null()) };
+) -> Option<(OwnedHandle, Option<OwnedHandle>)> {
+    let name = a.hcsshim_job.then(|| hostprocess::job_name(id));
+    let wname = name.as_deref().map(wide);
+    // SAFETY: default security; the name, when given, is NUL-terminated.
+    let raw = unsafe { CreateJobObjectW(null(), wname.as_ref().map_or(null(), |n| n.as_ptr())) };
     let err = last_error();
-    if !record_bool(rec, "CreateJobObjectW", !raw.is_null(), err, None, None) {
+    if !record_bool(
+        rec,
+        "CreateJobObjectW",
+        !raw.is_null(),
+        err,
+        Some(format!("failed to create job object: {}", go_text(err))),
+        name.clone(),
+    ) {
         return None;
     }
     // SAFETY: a fresh handle nothing else owns; closing it kills the silo's processes.
     let job = unsafe { OwnedHandle::from_raw_handle(raw) };
     silo.job_created = true;
+    silo.job_name = name;
+    if !a.hcsshim_job {
+        return Some((job, None));
+    }
+
+    // setupNotifications: one completion port (CreateIoCompletionPort(InvalidHandle, 0, 0, 0xffffffff)), the job
+    // attached with itself as the key (iocp.go:106-111). Nobody reads it here: the messages simply queue.
+    // SAFETY: INVALID_HANDLE_VALUE with no existing port creates a new port.
+    let port = unsafe { CreateIoCompletionPort(INVALID_HANDLE_VALUE, null_mut(), 0, 0xffff_ffff) };
+    let err = last_error();
+    if !record_bool(rec, "CreateIoCompletionPort", !port.is_null(), err, None, None) {
+        return None;
+    }
+    // SAFETY: a fresh port handle nothing else owns.
+    let port = unsafe { OwnedHandle::from_raw_handle(port) };
+    let assoc = JOBOBJECT_ASSOCIATE_COMPLETION_PORT {
+        CompletionKey: job.as_raw_handle(),
+        CompletionPort: port.as_raw_handle(),
+    };
+    if !set_job_info(
+        rec,
+        "SetInformationJobObject(JobObjectAssociateCompletionPortInformation)",
+        job.as_raw_handle(),
+        JobObjectAssociateCompletionPortInformation,
+        &assoc,
+        None,
+    ) {
+        return None;
+    }
+    silo.completion_port = true;
+
+    // enableIOTracking (jobobject.go:656-668): class 42 with ControlFlags = JOBOBJECT_IO_ATTRIBUTION_CONTROL_ENABLE.
+    let io = JOBOBJECT_IO_ATTRIBUTION_INFORMATION {
+        ControlFlags: JOBOBJECT_IO_ATTRIBUTION_CONTROL_ENABLE as u32,
+        ..Default::default()
+    };
+    if !set_job_info(
+        rec,
+        "SetInformationJobObject(JobObjectIoAttribution)",
+        job.as_raw_handle(),
+        JOB_OBJECT_IO_ATTRIBUTION,
+        &io,
+        Some("ControlFlags=0x00000001 (ENABLE)".to_owned()),
+    ) {
+        return None;
+    }
+    silo.io_tracking = true;
+    Some((job, Some(port)))
+}
+
+/// `JobObjectIoAttribution` (hcsshim `internal/winapi/jobobject.go`: 42); windows-sys has the structure only.
+const JOB_OBJECT_IO_ATTRIBUTION: i32 = 42;
+
+/// The system volume's `\\?\Volume{GUID}\` (`GetVolumeNameForVolumeMountPointW("C:\")`), as a stand-in for the
+/// container's scratch volume that hcsshim binds at `C:\hpc\`.
+fn system_volume(rec: &mut Recorder) -> Option<String> {
+    let drive = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".to_owned());
+    let mount_point = format!("{}\\", drive.trim_end_matches('\\'));
+    let wmount = wide(&mount_point);
+    let mut buf = [0u16; 64];
+    // SAFETY: `wmount` is NUL-terminated and ends with a backslash as required; `buf` is writable for its length.
+    let ok = unsafe { GetVolumeNameForVolumeMountPointW(wmount.as_ptr(), buf.as_mut_ptr(), buf.len() as u32) } != 0;
+    let err = last_error();
+    let volume = super::from_wide(&buf);
+    if record_bool(
+        rec,
+        "GetVolumeNameForVolumeMountPointW",
+        ok,
+        err,
+        None,
+        Some(if ok {
+            format!("{mount_point} -> {volume}")
+        } else {
+            mount_point
+        }),
+    ) {
+        Some(volume)
+    } else {
+        None
+    }
+}
+
+/// Makes the silo, runs the child; returns its exit code when it ran to its end.
+fn run(a: &InSiloArgs, rec: &mut Recorder, silo: &mut SiloInfo, child: &mut ChildInfo) -> Option<u32> {
+    let id = a.id.clone().unwrap_or_else(|| {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        hostprocess::new_id(nanos, std::process::id())
+    });
+    let (job, _port) = create_job(a, &id, rec, silo)?;
 
     // hcsshim SetTerminateOnLastHandleClose: query the extended limits, add KILL_ON_JOB_CLOSE, set.
     let mut limits = match query_limits(job.as_raw_handle()) {
@@ -255,26 +386,16 @@ fn run(
         }
     };
     limits.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
-    // SAFETY: `limits` is a valid JOBOBJECT_EXTENDED_LIMIT_INFORMATION of the size passed.
-    let ok = unsafe {
-        SetInformationJobObject(
-            job.as_raw_handle(),
-            JobObjectExtendedLimitInformation,
-            (&raw const limits).cast::<c_void>(),
-            size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
-        )
-    } != 0;
-    let err = last_error();
     let detail = Some(format!(
         "LimitFlags=0x{:08X} (KILL_ON_JOB_CLOSE)",
         limits.BasicLimitInformation.LimitFlags
     ));
-    if !record_bool(
+    if !set_job_info(
         rec,
         "SetInformationJobObject(JobObjectExtendedLimitInformation)",
-        ok,
-        err,
-        None,
+        job.as_raw_handle(),
+        JobObjectExtendedLimitInformation,
+        &limits,
         detail,
     ) {
         return None;
@@ -311,9 +432,132 @@ fn run(
         )),
     }
 
-    if !silo_bindings(a, rec, silo, &job) {
+    // The bindings hcsshim makes before the process starts: the rootfs at C:\hpc\ (storage.go:70), then each OCI
+    // mount at its destination (mounts.go:118), then ours.
+    let mut bindings: Vec<Binding> = Vec::new();
+    if a.rootfs_bind {
+        let source = match &a.rootfs_source {
+            Some(s) => s.clone(),
+            None => system_volume(rec)?,
+        };
+        bindings.push(Binding {
+            kind: "rootfs",
+            source,
+            root: hostprocess::ROOTFS_LOCATION.to_owned(),
+            read_only: false,
+            make_source: false,
+        });
+    }
+    if a.token_bind {
+        let source = a.token_bind_source.clone().unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join(format!("bindprobe-{id}"))
+                .join("kube-api-access")
+                .display()
+                .to_string()
+        });
+        bindings.push(Binding {
+            kind: "token",
+            source,
+            root: hostprocess::TOKEN_MOUNT_DESTINATION.to_owned(),
+            read_only: true,
+            make_source: true,
+        });
+    }
+    for (source, root) in &a.silo_binds {
+        bindings.push(Binding {
+            kind: "silo-bind",
+            source: source.clone(),
+            root: root.clone(),
+            read_only: false,
+            make_source: true,
+        });
+    }
+    if !silo_bindings(&bindings, rec, silo, &job) {
         return None;
     }
+
+    // The working directory (jobcontainer.go:240-266): the rootfs location, created when missing (by the
+    // caller, outside the silo, as hcsshim's shim does).
+    let cwd = a.rootfs_cwd.then(|| hostprocess::ROOTFS_LOCATION.to_owned());
+    if let Some(dir) = &cwd
+        && !mkdir_all(rec, "mkdir_working_directory", dir)
+    {
+        return None;
+    }
+    child.working_directory = cwd.clone();
+
+    // The token (jobcontainer.go:271-283, logon.go:143-158).
+    let logon = if hostprocess::uses_logon_token(a) {
+        match super::logon::system_service_token() {
+            Ok(t) => {
+                rec.ok(
+                    "LogonUserW",
+                    Some("SYSTEM, NT AUTHORITY, LOGON32_LOGON_SERVICE, LOGON32_PROVIDER_DEFAULT".to_owned()),
+                );
+                Some(t)
+            }
+            Err(err) => {
+                record_bool(
+                    rec,
+                    "LogonUserW",
+                    false,
+                    err,
+                    Some(format!(
+                        "failed to create user process token: failed to logon user: {} (LogonUser needs SeTcbPrivilege: run as SYSTEM, e.g. through as-system)",
+                        go_text(err)
+                    )),
+                    Some("SYSTEM, NT AUTHORITY, LOGON32_LOGON_SERVICE".to_owned()),
+                );
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+
+    // The environment (jobcontainer.go:285-314): the token's block plus CONTAINER_SANDBOX_MOUNT_POINT and PATH.
+    let env_block = if a.hcsshim_env {
+        let own = match &logon {
+            Some(_) => None,
+            None => match own_token() {
+                Ok(t) => Some(t),
+                Err(err) => {
+                    record_bool(rec, "OpenProcessToken", false, err, None, None);
+                    return None;
+                }
+            },
+        };
+        let token = logon
+            .as_ref()
+            .or(own.as_ref())
+            .map(AsRawHandle::as_raw_handle)
+            .unwrap_or(null_mut());
+        match super::logon::environment(token) {
+            Ok(block) => {
+                let (env, added) = hostprocess::environment(block, hostprocess::ROOTFS_LOCATION);
+                rec.ok("CreateEnvironmentBlock", Some(format!("{} variables", env.len())));
+                child.environment_added = added;
+                Some(hostprocess::environment_block(&env))
+            }
+            Err(err) => {
+                record_bool(
+                    rec,
+                    "CreateEnvironmentBlock",
+                    false,
+                    err,
+                    Some(format!("failed to get default environment block: {}", go_text(err))),
+                    None,
+                );
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+
+    // Whether the job bindprobe itself runs in lets the child break away (a refusal is named, not guessed).
+    let breakaway_blocked = if a.breakaway { breakaway_check(rec) } else { None };
 
     // Standard handles: NUL for stdin, pipes for stdout and stderr.
     let pipes = pipe().and_then(|o| pipe().map(|e| (o, e)));
@@ -395,6 +639,7 @@ fn run(
     si.StartupInfo.hStdOutput = inherited[1];
     si.StartupInfo.hStdError = inherited[2];
     si.lpAttributeList = attrs.as_ptr();
+    // exec.go:118: CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT | CREATE_BREAKAWAY_FROM_JOB.
     let mut flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT;
     if a.assign == Assign::Suspended {
         flags |= CREATE_SUSPENDED;
@@ -402,41 +647,77 @@ fn run(
     if a.breakaway {
         flags |= CREATE_BREAKAWAY_FROM_JOB;
     }
-    let mut wcmd = wide(command_line);
+    child.creation_flags = format!("0x{flags:08X}");
+    let wapp = child.application_name.as_deref().map(wide);
+    let wcwd = cwd.as_deref().map(wide);
+    let mut wcmd = wide(&child.command_line);
+    let env_ptr = env_block.as_ref().map_or(null(), |b| b.as_ptr().cast::<c_void>());
     // SAFETY: PROCESS_INFORMATION is plain data; all-zero is a valid value.
     let mut pi: PROCESS_INFORMATION = unsafe { zeroed() };
-    // SAFETY: `wcmd` is a writable NUL-terminated buffer (CreateProcessW may modify it); `si` is a
-    // STARTUPINFOEXW announced by EXTENDED_STARTUPINFO_PRESENT whose attribute list and the handles
-    // and job it refers to are alive; `pi` is writable. The environment and directory are inherited.
-    let ok = unsafe {
-        CreateProcessW(
-            null(),
-            wcmd.as_mut_ptr(),
-            null(),
-            null(),
-            1,
-            flags,
-            null(),
-            null(),
-            (&raw const si).cast::<STARTUPINFOW>(),
-            &mut pi,
-        )
+    let create = child.create_process.clone();
+    let ok = match &logon {
+        // SAFETY: `token` is a primary token from LogonUserW; the strings are NUL-terminated (`wcmd` writable);
+        // the environment block is a double-NUL-terminated UTF-16 block (CREATE_UNICODE_ENVIRONMENT); `si` is a
+        // STARTUPINFOEXW announced by EXTENDED_STARTUPINFO_PRESENT whose attribute list, handles and job are alive.
+        Some(token) => unsafe {
+            CreateProcessAsUserW(
+                token.as_raw_handle(),
+                wapp.as_ref().map_or(null(), |w| w.as_ptr()),
+                wcmd.as_mut_ptr(),
+                null(),
+                null(),
+                1,
+                flags,
+                env_ptr,
+                wcwd.as_ref().map_or(null(), |w| w.as_ptr()),
+                (&raw const si).cast::<STARTUPINFOW>(),
+                &mut pi,
+            )
+        },
+        // SAFETY: as above, with bindprobe's own token.
+        None => unsafe {
+            CreateProcessW(
+                wapp.as_ref().map_or(null(), |w| w.as_ptr()),
+                wcmd.as_mut_ptr(),
+                null(),
+                null(),
+                1,
+                flags,
+                env_ptr,
+                wcwd.as_ref().map_or(null(), |w| w.as_ptr()),
+                (&raw const si).cast::<STARTUPINFOW>(),
+                &mut pi,
+            )
+        },
     } != 0;
     let err = last_error();
     drop(attrs);
     // The child holds its own copies now; ours must go so the pipes reach EOF when it exits.
     drop((nul, out_write, err_write));
-    if !record_bool(
-        rec,
-        "CreateProcessW",
-        ok,
-        err,
-        Some(format!("start {}: {}", command_line, go_text(err))),
-        Some(command_line.to_owned()),
-    ) {
+    if !ok {
+        if let (Some(limit_flags), Some(5)) = (breakaway_blocked, err.win32) {
+            rec.fail(
+                win_step("CREATE_BREAKAWAY_FROM_JOB", err, Some(format!("LimitFlags=0x{limit_flags:08X}"))),
+                format!(
+                    "the job bindprobe runs in refuses CREATE_BREAKAWAY_FROM_JOB (LimitFlags=0x{limit_flags:08X}, no BREAKAWAY_OK): {}; --no-breakaway starts the child without it",
+                    go_text(err)
+                ),
+                Failure::Setup,
+            );
+        } else {
+            record_bool(
+                rec,
+                &create,
+                false,
+                err,
+                Some(format!("failed to create process: {}", go_text(err))),
+                Some(child.command_line.clone()),
+            );
+        }
         return None;
     }
-    // SAFETY: CreateProcessW returned fresh process and thread handles that nothing else owns.
+    rec.ok(&create, Some(child.command_line.clone()));
+    // SAFETY: CreateProcess returned fresh process and thread handles that nothing else owns.
     let (process, thread) = unsafe {
         (
             OwnedHandle::from_raw_handle(pi.hProcess),
@@ -472,43 +753,115 @@ fn run(
     exit
 }
 
-/// `--silo-bind SRC DST`: hcsshim `JobObject.ApplyFileBinding(root = DST, target = SRC, readOnly = false)`, as
-/// HostProcess containers bind their rootfs at `C:\hpc`: `MkdirAll(filepath.Dir(root))`, then
-/// `BfSetupFilter(job, USE_CURRENT_SILO_MAPPING, root, target, NULL, 0)`. SRC is created when missing.
-fn silo_bindings(a: &InSiloArgs, rec: &mut Recorder, silo: &mut SiloInfo, job: &OwnedHandle) -> bool {
-    if a.silo_binds.is_empty() {
+/// bindprobe's own token, for its environment block (hcsshim's `openCurrentProcessToken` with the inherit-user
+/// annotation).
+fn own_token() -> Result<OwnedHandle, WinError> {
+    let mut raw: HANDLE = null_mut();
+    // SAFETY: the current-process pseudo handle needs no closing; `raw` is writable.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY | TOKEN_DUPLICATE, &mut raw) } == 0 {
+        return Err(last_error());
+    }
+    // SAFETY: a fresh token handle nothing else owns.
+    Ok(unsafe { OwnedHandle::from_raw_handle(raw) })
+}
+
+/// Records whether bindprobe runs in a job and whether that job allows breakaway; returns the job's limit
+/// flags when it does not (a `CreateProcess` refusal is then named `CREATE_BREAKAWAY_FROM_JOB`).
+fn breakaway_check(rec: &mut Recorder) -> Option<u32> {
+    let mut in_job = 0;
+    // SAFETY: the current-process pseudo handle, no job handle (any job), `in_job` writable.
+    if unsafe { IsProcessInJob(GetCurrentProcess(), null_mut(), &mut in_job) } == 0 {
+        rec.note(win_step("check_breakaway", last_error(), None));
+        return None;
+    }
+    if in_job == 0 {
+        rec.ok("check_breakaway", Some("bindprobe is in no job".to_owned()));
+        return None;
+    }
+    match query_limits(null_mut()) {
+        Ok(l) => {
+            let f = l.BasicLimitInformation.LimitFlags;
+            let allowed = f & (JOB_OBJECT_LIMIT_BREAKAWAY_OK | JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK) != 0;
+            rec.ok(
+                "check_breakaway",
+                Some(format!(
+                    "bindprobe is in a job: LimitFlags=0x{f:08X}, breakaway allowed: {allowed}"
+                )),
+            );
+            (!allowed).then_some(f)
+        }
+        Err(err) => {
+            rec.note(win_step(
+                "check_breakaway",
+                err,
+                Some("bindprobe is in a job".to_owned()),
+            ));
+            None
+        }
+    }
+}
+
+/// One silo-only binding to make.
+struct Binding {
+    kind: &'static str,
+    source: String,
+    root: String,
+    read_only: bool,
+    make_source: bool,
+}
+
+/// hcsshim `JobObject.ApplyFileBinding(root, target, readOnly)` (jobobject.go:474-518) for each binding:
+/// `MkdirAll(filepath.Dir(root))`, then `BfSetupFilter(job, USE_CURRENT_SILO_MAPPING [| READ_ONLY_MAPPING], root,
+/// target, NULL, 0)`. Directory sources are created when missing.
+fn silo_bindings(bindings: &[Binding], rec: &mut Recorder, silo: &mut SiloInfo, job: &OwnedHandle) -> bool {
+    if bindings.is_empty() {
         return true;
     }
     let wrap = |e: String| e;
     let Some(bf) = BindFilter::load(rec, &wrap) else {
         return false;
     };
-    let flags = gopath::BINDFLT_FLAG_USE_CURRENT_SILO_MAPPING;
-    for (source, root) in &a.silo_binds {
+    for b in bindings {
+        let mut flags = gopath::BINDFLT_FLAG_USE_CURRENT_SILO_MAPPING;
+        if b.read_only {
+            flags |= gopath::BINDFLT_FLAG_READ_ONLY_MAPPING;
+        }
         let mut binding = SiloBinding {
-            source: source.clone(),
-            root: root.clone(),
+            kind: b.kind.to_owned(),
+            source: b.source.clone(),
+            root: b.root.clone(),
             flags: format!("0x{flags:08X}"),
             bound: false,
         };
-        let ok = mkdir_all(rec, "mkdir_silo_bind_source", source)
-            && mkdir_all(rec, "mkdir_silo_bind_root_parent", &gopath::dir(root));
+        let step = format!("BfSetupFilter(silo {})", b.kind);
+        let ok = (!b.make_source || mkdir_all(rec, &format!("mkdir_{}_source", b.kind.replace('-', "_")), &b.source))
+            && mkdir_all(
+                rec,
+                &format!("mkdir_{}_root_parent", b.kind.replace('-', "_")),
+                &gopath::dir(&b.root),
+            );
         if ok {
-            let detail = Some(format!("flags=0x{flags:08X} root={root} target={source} job=silo"));
-            match bf.setup_filter(job.as_raw_handle(), flags, root, source) {
+            let detail = Some(format!(
+                "flags=0x{flags:08X} root={} target={} job=silo",
+                b.root, b.source
+            ));
+            match bf.setup_filter(job.as_raw_handle(), flags, &b.root, &b.source) {
                 Ok(()) => {
-                    rec.ok("BfSetupFilter(silo)", detail);
+                    rec.ok(&step, detail);
                     binding.bound = true;
                 }
                 Err(err) => {
-                    let text = format!(
+                    let mut text = format!(
                         "failed to bind target {} to root {} for job object: {}",
-                        gopath::go_quote(source),
-                        gopath::go_quote(root),
+                        gopath::go_quote(&b.source),
+                        gopath::go_quote(&b.root),
                         go_text(err)
                     );
+                    if b.kind == "rootfs" {
+                        text = format!("failed to bind rootfs to {}: {text}", b.root);
+                    }
                     rec.fail(
-                        Step::win_failed("BfSetupFilter(silo)", err, system_message(err), detail),
+                        Step::win_failed(&step, err, system_message(err), detail),
                         text,
                         Failure::Setup,
                     );
