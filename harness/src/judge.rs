@@ -3,6 +3,7 @@
 
 use indexmap::IndexMap;
 
+use crate::accepted;
 use crate::classify::{self, Class};
 use crate::outcome::{Failure, Observation, Outcome, Seen, StepResult, Verdict};
 use crate::scenario::expect::expectation;
@@ -10,6 +11,12 @@ use crate::scenario::matrix::Case;
 
 /// The outcome of `observation` in `case`, with secrets already removed from every text it carries.
 pub fn judge(case: &Case, observation: Observation) -> Outcome {
+    judge_against(case, observation, None)
+}
+
+/// [`judge`], and held against the step's accepted outcome too: a step whose verdict is as expected but whose result
+/// moved from what was accepted (another class, code or stage; ok where a failure was accepted) is `changed`.
+pub fn judge_against(case: &Case, observation: Observation, accepted: Option<&accepted::Entry>) -> Outcome {
     let stages: IndexMap<String, StepResult> = observation
         .stages
         .into_iter()
@@ -28,11 +35,19 @@ pub fn judge(case: &Case, observation: Observation) -> Outcome {
         result,
         stages,
         expected: expected.map(|e| e.as_str().to_owned()),
+        accepted: accepted.map(accepted::Entry::said),
         evidence: observation.evidence,
         observed: observation.observed,
         detail: observation.detail,
         duration_ms: observation.duration_ms,
     };
+    if let Some(entry) = accepted
+        && outcome.verdict.as_expected()
+        && !matches!(outcome.result, StepResult::Skipped { .. })
+        && !accepted::holds(entry, &outcome)
+    {
+        outcome.verdict = Verdict::Changed;
+    }
     outcome.redact();
     outcome
 }
@@ -128,6 +143,30 @@ mod tests {
         let outcome = judge(&case, Observation::of("rollout", refused.into()));
         assert_eq!(outcome.result.class(), Some(Class::NotOwned));
         assert_eq!(outcome.verdict, Verdict::InfraError);
+    }
+
+    #[test]
+    fn a_result_that_moved_from_the_accepted_one_is_changed() {
+        let case = seed_case(Lane::Cluster, "reproduction");
+        let line = r#"failed to bind target "C:\src" to root "C:\dst": Access is denied."#;
+        let observe = || {
+            Observation::of(
+                "probe/bind-plain-dirs",
+                Failure::text(line, line, Class::Unknown).into(),
+            )
+        };
+        let reproduced = judge(&case, observe());
+        let entry = accepted::entry_of(&reproduced).unwrap();
+        assert_eq!(
+            judge_against(&case, observe(), Some(&entry)).verdict,
+            Verdict::Reproduced
+        );
+        // The same claim holds, but the accepted run saw another code: the step moved.
+        let mut other = entry.clone();
+        other.code = Some("0x80070057".into());
+        let moved = judge_against(&case, observe(), Some(&other));
+        assert_eq!(moved.verdict, Verdict::Changed);
+        assert_eq!(moved.accepted.as_deref(), Some("bindflt-access-denied 0x80070057 bind"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Turns a Windows-on-Kubernetes bug report into a repeatable experiment: scenario -> plan -> lanes -> outcomes -> verdicts -> reports.
 
+pub mod accepted;
 pub mod classify;
 pub mod cli;
 pub mod exit;

@@ -235,6 +235,9 @@ pub struct Outcome {
     pub stages: IndexMap<String, StepResult>,
     pub expected: Option<String>,
     pub verdict: Verdict,
+    /// What the accepted outcome of this step says, when the run was held against accepted outcomes (`run --check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<String>,
     pub evidence: Evidence,
     /// The environment actually observed (not the one declared); empty where the lane sees none.
     #[serde(default)]

@@ -120,6 +120,14 @@ pub enum Component {
 }
 
 impl Component {
+    pub const ALL: &[Component] = &[
+        Component::K0s,
+        Component::Kubelet,
+        Component::Containerd,
+        Component::WindowsBuild,
+        Component::Buildkit,
+    ];
+
     /// The name used in scenario files.
     pub fn as_str(self) -> &'static str {
         match self {

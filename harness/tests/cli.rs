@@ -731,3 +731,75 @@ fn a_required_lane_that_ran_nothing_exits_3() {
     assert_eq!(host.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("required lane(s) ran nothing here: host"), "{stderr}");
 }
+
+/// `harness accept` then `run --check` in a scratch repository: accepted as run, held, then a moved result is
+/// `changed` (exit 1); simulated evidence of a real lane is refused and nothing is written.
+#[test]
+fn accepted_outcomes_are_reviewed_and_held() {
+    let (dir, file) = scratch(seed().as_bytes());
+    let out = dir.path().join("out");
+    let scenarios = dir.path().join("scenarios");
+    let run = |extra: &[&str]| {
+        harness()
+            .current_dir(dir.path())
+            .args(["run", "--lane", "offline", "--out"])
+            .arg(&out)
+            .args(extra)
+            .arg(&scenarios)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&[]).status.code(), Some(0));
+    let accept = || {
+        harness()
+            .current_dir(dir.path())
+            .arg("accept")
+            .arg(&out)
+            .arg("--scenarios")
+            .arg(&scenarios)
+            .output()
+            .unwrap()
+    };
+    let first = accept();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert!(
+        stdout.contains("2 change(s)") && stdout.contains("+ offline"),
+        "{stdout}"
+    );
+    let accepted = file.with_file_name("bad.accepted.jsonl");
+    assert!(accepted.is_file());
+    assert!(String::from_utf8_lossy(&accept().stdout).contains("0 change(s)"));
+    assert_eq!(run(&["--check"]).status.code(), Some(0));
+
+    // The accepted run saw the render fail: today's ok is a move.
+    let moved = std::fs::read_to_string(&accepted)
+        .unwrap()
+        .replacen(r#""result":"ok""#, r#""result":"unknown""#, 1);
+    std::fs::write(&accepted, moved).unwrap();
+    let checked = run(&["--check"]);
+    assert_eq!(checked.status.code(), Some(1), "{checked:?}");
+    let outcomes = std::fs::read_to_string(out.join("outcomes.jsonl")).unwrap();
+    assert!(
+        outcomes.contains(r#""verdict":"changed""#) && outcomes.contains(r#""accepted":"unknown""#),
+        "{outcomes}"
+    );
+
+    // A simulated cluster outcome is refused, and nothing is accepted.
+    let simulated = outcomes
+        .lines()
+        .next()
+        .unwrap()
+        .replace(r#""lane":"offline""#, r#""lane":"cluster""#)
+        .replace(r#""evidence":"real""#, r#""evidence":"simulated""#);
+    std::fs::write(out.join("outcomes.jsonl"), simulated + "\n").unwrap();
+    let before = std::fs::read_to_string(&accepted).unwrap();
+    let refused = accept();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("simulated evidence is never accepted for the cluster lane"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&accepted).unwrap(), before);
+}

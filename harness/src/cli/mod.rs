@@ -35,6 +35,7 @@ macro_rules! diagln {
     }};
 }
 
+mod accept;
 mod classify;
 mod discover;
 mod janitor;
@@ -79,6 +80,9 @@ enum Command {
     Run(run::Args),
     /// Bring the local test bed up or down, or show its status (kubeconfig and context).
     Testbed(testbed::Args),
+    /// Take a run's outcomes as the accepted ones, beside each scenario (what changes is shown; simulated evidence of
+    /// a real lane is refused).
+    Accept(accept::Args),
     /// Remove what earlier runs left on a cluster: namespaces labelled as made by the harness (by run id, or all).
     Janitor(janitor::Args),
 }
@@ -94,6 +98,7 @@ impl Cli {
             Command::Run(args) => run::run(args),
             Command::Testbed(args) => testbed::run(args),
             Command::Janitor(args) => janitor::run(args),
+            Command::Accept(args) => accept::run(args),
         }
     }
 }

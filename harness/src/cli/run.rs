@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::accepted;
 use crate::cli::{allowed_contexts, load_all, overrides};
 use crate::exit::Exit;
-use crate::judge::judge;
+use crate::judge::judge_against;
 use crate::lanes::{self, Context, cluster};
 use crate::words::Lane;
 use crate::{outcome, plan, report};
@@ -33,6 +34,9 @@ pub struct Args {
     /// Labels everything the run creates (default: derived from the time); lower-case letters, digits and dashes.
     #[arg(long)]
     run_id: Option<String>,
+    /// Hold the run against the accepted outcomes beside each scenario too: a step whose result moved is `changed`.
+    #[arg(long)]
+    check: bool,
     /// A lane that must run (repeatable): the run exits 3 when it ran nothing here (every step skipped).
     #[arg(long = "require", value_enum, value_name = "LANE")]
     require: Vec<Lane>,
@@ -118,6 +122,13 @@ pub fn run(args: Args) -> Exit {
         cluster,
         ledger: cluster::Ledger::default(),
     };
+    let accepted = match args.check.then(|| accepted_outcomes(&scenarios)).transpose() {
+        Ok(accepted) => accepted.unwrap_or_default(),
+        Err(message) => {
+            errln!("error: {message}");
+            return Exit::InvalidInput;
+        }
+    };
     let planned = plan::plan(&scenarios, &lanes, &context);
     if planned.len() > crate::scenario::load::limits::MAX_PLANNED {
         errln!(
@@ -147,7 +158,8 @@ pub fn run(args: Args) -> Exit {
                 _ = stop.notified() => break,
             };
             for observation in found {
-                let outcome = judge(&planned.case, observation);
+                let key = (planned.case.lane, planned.case.name(), observation.step.clone());
+                let outcome = judge_against(&planned.case, observation, accepted.get(&key));
                 if let Err(e) = reporters.outcome(&outcome) {
                     report_error.get_or_insert(e);
                 }
@@ -194,6 +206,15 @@ pub fn run(args: Args) -> Exit {
         _ if !missing.is_empty() => Exit::Infrastructure,
         _ => outcome::exit_for(&outcomes),
     }
+}
+
+/// Every scenario's accepted outcomes, by key; a file that does not read is an error naming its line.
+fn accepted_outcomes(scenarios: &[Arc<crate::scenario::Loaded>]) -> Result<accepted::Accepted, String> {
+    let mut all = accepted::Accepted::new();
+    for loaded in scenarios {
+        all.extend(accepted::load(&accepted::path_for(&loaded.path))?);
+    }
+    Ok(all)
 }
 
 /// The required lanes of which no step ran (none observed, or every one skipped).

@@ -3,7 +3,7 @@
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::outcome::{Outcome, StepResult, Verdict};
-use crate::words::Lane;
+use crate::words::{Component, Lane};
 
 /// The JUnit XML of `outcomes`: as-expected verdicts pass, differing ones fail, infrastructure errors are errors.
 pub fn xml(outcomes: &[Outcome]) -> String {
@@ -56,5 +56,63 @@ fn case(outcome: &Outcome) -> TestCase {
     if let StepResult::Failed { code: Some(code), .. } = &outcome.result {
         case.add_property(Property::new("code", code.as_str()));
     }
+    // The versions the step was observed on, so a CI dashboard shows what was tested, not only that it was.
+    for component in Component::ALL {
+        if let Some(version) = outcome.observed.get(*component) {
+            case.add_property(Property::new(format!("observed.{}", component.as_str()), version));
+        }
+    }
+    if let Some(accepted) = &outcome.accepted {
+        case.add_property(Property::new("accepted", accepted.as_str()));
+    }
     case
+}
+
+#[cfg(test)]
+mod tests {
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::classify::Class;
+    use crate::words::{Environment, Evidence};
+
+    #[test]
+    fn a_failed_step_carries_its_verdict_code_and_observed_versions() {
+        let outcome = Outcome {
+            case: "buildkit-6590/buildkit=v0.28.0/variant=reproduction".into(),
+            scenario: "buildkit-6590".into(),
+            lane: Lane::Cluster,
+            variant: "reproduction".into(),
+            cell: IndexMap::new(),
+            step: "probe/bind-plain-dirs".into(),
+            result: StepResult::Failed {
+                class: Class::BindfltAttachRefused,
+                code: Some("0x80070005".into()),
+                stage: None,
+                first_error: Some("failed to bind target: Access is denied.".into()),
+            },
+            stages: IndexMap::new(),
+            expected: Some("bindflt-access-denied".into()),
+            verdict: Verdict::Changed,
+            accepted: None,
+            evidence: Evidence::Real,
+            observed: Environment {
+                containerd: Some("2.3.3".into()),
+                windows_build: Some("20348.4773".into()),
+                ..Environment::default()
+            },
+            detail: serde_json::Value::Null,
+            duration_ms: Some(12),
+        };
+        let xml = xml(&[outcome]);
+        for wanted in [
+            r#"<failure message="changed: observed bindflt-attach-refused, expected bindflt-access-denied""#,
+            r#"name="observed.containerd" value="2.3.3""#,
+            r#"name="observed.windowsBuild" value="20348.4773""#,
+            r#"name="code" value="0x80070005""#,
+            "failed to bind target: Access is denied.",
+        ] {
+            assert!(xml.contains(wanted), "`{wanted}` not in {xml}");
+        }
+    }
 }

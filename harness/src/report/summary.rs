@@ -76,6 +76,12 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
     if infra == 0 && differing == 0 {
         md.push_str("Every verdict is as expected.\n\n");
     }
+    // What changed first (a reader of $GITHUB_STEP_SUMMARY sees it without scrolling), then every result.
+    let changes: Vec<&Outcome> = outcomes.iter().filter(|o| !o.verdict.as_expected()).collect();
+    if !changes.is_empty() {
+        md.push_str("## What changed\n\n");
+        md.push_str(&table(&changes));
+    }
     for (evidence, title) in [
         (Evidence::Real, "Real results"),
         (
@@ -84,25 +90,43 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
         ),
     ] {
         let rows: Vec<&Outcome> = outcomes.iter().filter(|o| o.evidence == evidence).collect();
-        if rows.is_empty() {
-            continue;
+        if !rows.is_empty() {
+            md.push_str(&format!("## {title}\n\n"));
+            md.push_str(&table(&rows));
         }
-        md.push_str(&format!(
-            "## {title}\n\n| verdict | lane | case | step | observed | expected |\n|---|---|---|---|---|---|\n"
-        ));
-        for o in rows {
-            let cell = crate::redact::one_line;
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                o.verdict.as_str(),
-                o.lane,
-                cell(&o.case),
-                cell(&o.step),
-                cell(&o.result.to_string()),
-                cell(o.expected.as_deref().unwrap_or(""))
-            ));
-        }
-        md.push('\n');
     }
+    md
+}
+
+/// A Markdown table of `rows`: verdict, lane, case, step, what was observed (and on which versions), what was
+/// expected, and what was accepted when the run was checked against accepted outcomes.
+fn table(rows: &[&Outcome]) -> String {
+    let cell = crate::redact::one_line;
+    let mut md = String::from(
+        "| verdict | lane | case | step | observed | on | expected | accepted |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for o in rows {
+        let evidence = if o.evidence == Evidence::Simulated {
+            " (simulated)"
+        } else {
+            ""
+        };
+        let on: Vec<String> = crate::words::Component::ALL
+            .iter()
+            .filter_map(|c| o.observed.get(*c).map(|v| format!("{} {v}", c.as_str())))
+            .collect();
+        md.push_str(&format!(
+            "| {}{evidence} | {} | {} | {} | {} | {} | {} | {} |\n",
+            o.verdict.as_str(),
+            o.lane,
+            cell(&o.case),
+            cell(&o.step),
+            cell(&o.result.to_string()),
+            cell(&on.join(", ")),
+            cell(o.expected.as_deref().unwrap_or("")),
+            cell(o.accepted.as_deref().unwrap_or(""))
+        ));
+    }
+    md.push('\n');
     md
 }
