@@ -52,12 +52,51 @@ pub fn summary(outcomes: &[Outcome]) -> String {
         }
     }
     out.push_str(&format!("{} outcome(s): {}\n", outcomes.len(), totals.join(", ")));
+    out.push_str(&what_ran(outcomes));
+    out.push('\n');
     out
+}
+
+/// What ran and what did not, per lane, in one line: a run that looked at nothing on Windows says so.
+pub fn what_ran(outcomes: &[Outcome]) -> String {
+    let mut parts = Vec::new();
+    for lane in crate::words::Lane::ALL {
+        let of_lane: Vec<&Outcome> = outcomes.iter().filter(|o| o.lane == *lane).collect();
+        if of_lane.is_empty() {
+            continue;
+        }
+        let observed = |o: &&&Outcome| !matches!(o.result, crate::outcome::StepResult::Skipped { .. });
+        let simulated = of_lane
+            .iter()
+            .filter(observed)
+            .all(|o| o.evidence == Evidence::Simulated);
+        match of_lane.iter().find(observed) {
+            Some(_) if simulated => parts.push(format!("{lane} ran, on a simulated node")),
+            Some(_) => parts.push(format!("{lane} ran")),
+            None => {
+                let reason = of_lane.iter().find_map(|o| match &o.result {
+                    crate::outcome::StepResult::Skipped { reason } => Some(reason.as_str()),
+                    _ => None,
+                });
+                parts.push(format!(
+                    "{lane} did not run ({})",
+                    reason.unwrap_or("every step skipped")
+                ));
+            }
+        }
+    }
+    let windows = outcomes.iter().any(|o| {
+        o.lane != crate::words::Lane::Offline
+            && o.evidence == Evidence::Real
+            && !matches!(o.result, crate::outcome::StepResult::Skipped { .. })
+    });
+    let suffix = if windows { "" } else { "; nothing ran on Windows" };
+    format!("{}{suffix}", parts.join("; "))
 }
 
 /// `summary.md`: verdicts that differ first, then a table per kind of evidence (simulated results never mixed in).
 pub fn markdown(outcomes: &[Outcome]) -> String {
-    let mut md = String::from("# Harness run\n\n");
+    let mut md = format!("# Harness run\n\n{}.\n\n", crate::redact::one_line(&what_ran(outcomes)));
     let infra = outcomes.iter().filter(|o| o.verdict == Verdict::InfraError).count();
     let differing = outcomes
         .iter()
