@@ -4,6 +4,7 @@ pub mod accepted;
 pub mod classify;
 pub mod cli;
 pub mod exit;
+pub mod history;
 pub mod judge;
 pub mod lanes;
 pub mod normalize;

@@ -803,3 +803,35 @@ fn accepted_outcomes_are_reviewed_and_held() {
     );
     assert_eq!(std::fs::read_to_string(&accepted).unwrap(), before);
 }
+
+/// `run --history DIR` records one file per run, `report --history DIR` reads them, and report.html draws each cell's
+/// history.
+#[test]
+fn runs_are_recorded_into_the_history_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history");
+    for run_id in ["first-run", "second-run"] {
+        let out = dir.path().join(run_id);
+        let run = harness()
+            .current_dir(repository())
+            .args(["run", "--lane", "offline", "--run-id", run_id, "--history"])
+            .arg(&history)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(0), "{run:?}");
+        assert!(String::from_utf8_lossy(&run.stdout).contains("recorded "));
+    }
+    let files = std::fs::read_dir(history.join("runs")).unwrap().count();
+    assert_eq!(files, 2, "one file per run");
+    let html = std::fs::read_to_string(dir.path().join("second-run/report.html")).unwrap();
+    assert!(
+        html.contains("first-run"),
+        "the second run's report does not draw the first run"
+    );
+    let report = harness().args(["report", "--history"]).arg(&history).output().unwrap();
+    let stdout = String::from_utf8_lossy(&report.stdout);
+    assert_eq!(report.status.code(), Some(0), "{report:?}");
+    assert!(stdout.contains("render"), "{stdout}");
+}

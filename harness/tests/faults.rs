@@ -420,6 +420,7 @@ fn assert_no_secret(outcome: &Outcome, secret: &str) {
         ("outcomes.jsonl", outcome.report("outcomes.jsonl")),
         ("junit.xml", outcome.report("junit.xml")),
         ("summary.md", outcome.report("summary.md")),
+        ("report.html", outcome.report("report.html")),
     ];
     for (name, text) in shown {
         assert!(

@@ -42,6 +42,7 @@ mod janitor;
 mod overrides;
 mod plan;
 mod render;
+mod report;
 mod run;
 mod testbed;
 mod validate;
@@ -85,6 +86,8 @@ enum Command {
     Accept(accept::Args),
     /// Remove what earlier runs left on a cluster: namespaces labelled as made by the harness (by run id, or all).
     Janitor(janitor::Args),
+    /// Report a history of runs: what changed, since when, on which versions (`--alerts`, `--upstream` for workflows).
+    Report(report::Args),
 }
 
 impl Cli {
@@ -98,6 +101,7 @@ impl Cli {
             Command::Run(args) => run::run(args),
             Command::Testbed(args) => testbed::run(args),
             Command::Janitor(args) => janitor::run(args),
+            Command::Report(args) => report::run(args),
             Command::Accept(args) => accept::run(args),
         }
     }

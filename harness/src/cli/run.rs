@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::accepted;
 use crate::cli::{allowed_contexts, load_all, overrides};
 use crate::exit::Exit;
+use crate::history;
 use crate::judge::judge_against;
 use crate::lanes::{self, Context, cluster};
 use crate::words::Lane;
@@ -34,6 +35,10 @@ pub struct Args {
     /// Labels everything the run creates (default: derived from the time); lower-case letters, digits and dashes.
     #[arg(long)]
     run_id: Option<String>,
+    /// Record the run into this history folder (one file per run; `harness report --history DIR` reads it), and draw
+    /// each cell's history in report.html.
+    #[arg(long, value_name = "DIR")]
+    history: Option<PathBuf>,
     /// Hold the run against the accepted outcomes beside each scenario too: a step whose result moved is `changed`.
     #[arg(long)]
     check: bool,
@@ -129,6 +134,9 @@ pub fn run(args: Args) -> Exit {
             return Exit::InvalidInput;
         }
     };
+    let place = context.cluster.as_ref().map_or("local".to_owned(), |t| t.name.clone());
+    let revision = scenarios.first().and_then(|s| history::git_revision(&s.root));
+    let meta = history::RunMeta::starting_now(context.run_id.clone(), revision, place);
     let planned = plan::plan(&scenarios, &lanes, &context);
     if planned.len() > crate::scenario::load::limits::MAX_PLANNED {
         errln!(
@@ -193,6 +201,16 @@ pub fn run(args: Args) -> Exit {
             return Exit::Infrastructure;
         }
     }
+    // An interrupted run is not a run of the history: what it did not get to would read as a change.
+    if let (Some(dir), false) = (&args.history, interrupted) {
+        match record_history(dir, &meta, &outcomes, &args.out) {
+            Ok(path) => outln!("recorded {}", path.display()),
+            Err(e) => {
+                errln!("error: cannot record the run into {}: {e}", dir.display());
+                return Exit::Infrastructure;
+            }
+        }
+    }
     let missing = lanes_that_ran_nothing(&args.require, &outcomes);
     if !missing.is_empty() {
         errln!(
@@ -206,6 +224,20 @@ pub fn run(args: Args) -> Exit {
         _ if !missing.is_empty() => Exit::Infrastructure,
         _ => outcome::exit_for(&outcomes),
     }
+}
+
+/// Records the run into the history at `dir`, then redraws `out/report.html` with each cell's history strip.
+fn record_history(
+    dir: &std::path::Path,
+    meta: &history::RunMeta,
+    outcomes: &[outcome::Outcome],
+    out: &std::path::Path,
+) -> Result<PathBuf, String> {
+    let path = history::record(dir, meta, outcomes).map_err(|e| e.to_string())?;
+    let recorded = history::load(dir).map_err(|e| e.to_string())?;
+    let strips = history::strips(&recorded, history::DEFAULT_WINDOW);
+    report::write_html_with_history(out, outcomes, &strips).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 /// Every scenario's accepted outcomes, by key; a file that does not read is an error naming its line.

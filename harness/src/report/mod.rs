@@ -1,6 +1,7 @@
 //! Reports: outcomes for machines (`outcomes.jsonl`, `junit.xml`) and for people (`summary.md`, the terminal
 //! summary). Reports read outcomes only; they never talk to clusters.
 
+mod html;
 mod junit;
 mod summary;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::outcome::Outcome;
 
+pub use html::{HistoryStrip, StripRun, render as html};
 pub use summary::{line, markdown, summary};
 
 /// Makes `dir` ready for the reports before anything runs: a folder (created if missing), never a file.
@@ -38,7 +40,8 @@ pub trait Reporter {
 pub struct Reporters(Vec<Box<dyn Reporter>>);
 
 impl Reporters {
-    /// The reports of a run into `dir` (`outcomes.jsonl` as it happens, `junit.xml` and `summary.md` at the end),
+    /// The reports of a run into `dir` (`outcomes.jsonl` as it happens, `junit.xml`, `summary.md` and `report.html` at
+    /// the end),
     /// and a progress line per outcome on stderr when `progress`.
     pub fn for_run(dir: &Path, progress: bool) -> std::io::Result<Reporters> {
         let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Jsonl::create(dir)?)];
@@ -49,6 +52,10 @@ impl Reporters {
         reporters.push(Box::new(AtEnd {
             path: dir.join("summary.md"),
             render: markdown,
+        }));
+        reporters.push(Box::new(AtEnd {
+            path: dir.join("report.html"),
+            render: |outcomes| html(outcomes, None),
         }));
         if progress {
             reporters.push(Box::new(Progress));
@@ -128,6 +135,47 @@ impl Reporter for Progress {
         let _ = stderr.write_all(crate::redact::printable(&line(outcome)).as_bytes());
         Ok(())
     }
+}
+
+/// Redraws `dir/report.html` with each cell's history: real strips, and simulated ones only where a cell has no real
+/// history (a cell's strip is of the evidence its outcome has).
+pub fn write_html_with_history(
+    dir: &Path,
+    outcomes: &[Outcome],
+    strips: &[crate::history::Strip],
+) -> std::io::Result<()> {
+    let of = |strip: &crate::history::Strip| HistoryStrip {
+        case: strip.case.clone(),
+        lane: strip.lane.clone(),
+        step: strip.step.clone(),
+        runs: strip
+            .runs
+            .iter()
+            .map(|(run, started, verdict)| StripRun {
+                run: run.clone(),
+                started: started.clone(),
+                verdict: *verdict,
+            })
+            .collect(),
+    };
+    let real: Vec<HistoryStrip> = strips
+        .iter()
+        .filter(|s| s.evidence == crate::words::Evidence::Real)
+        .map(of)
+        .collect();
+    let mut drawn = real.clone();
+    drawn.extend(
+        strips
+            .iter()
+            .filter(|s| s.evidence == crate::words::Evidence::Simulated)
+            .filter(|s| {
+                !real
+                    .iter()
+                    .any(|r| (&r.case, &r.lane, &r.step) == (&s.case, &s.lane, &s.step))
+            })
+            .map(of),
+    );
+    replace(&dir.join("report.html"), html(outcomes, Some(&drawn)).as_bytes())
 }
 
 /// Writes every report of `outcomes` into `dir` at once (for a run that is already over).
