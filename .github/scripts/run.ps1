@@ -4,7 +4,8 @@
 
 .DESCRIPTION
     harness run <Scenarios> --lane cluster --lane host --context <Context> --require cluster --require host
-                --run-id <RunId> --out <Out>
+                --run-id <RunId> --out <Out> --history <Out>/history
+    The run is recorded as one file under <Out>/history/runs (the report job adds it to the harness-history branch).
     Its exit code is kept in <Out>/harness-exit.txt and is this script's exit code:
       0 every verdict as expected; 1 a verdict moved (regressed, no-longer-reproduces, changed);
       2 usage; 3 infrastructure (a lane that had to run ran nothing, or a step could not be observed);
@@ -40,7 +41,8 @@ New-Item -ItemType Directory -Force -Path $Out | Out-Null
 if (-not $env:KUBECONFIG) { throw 'KUBECONFIG is not set: the cluster-up phase did not finish' }
 
 $runArgs = @('run', $Scenarios, '--lane', 'cluster', '--lane', 'host', '--context', $Context,
-    '--require', 'cluster', '--require', 'host', '--run-id', $RunId, '--out', $Out)
+    '--require', 'cluster', '--require', 'host', '--run-id', $RunId, '--out', $Out,
+    '--history', (Join-Path $Out 'history'))
 $code = 3
 try {
     Write-Phase "harness $($runArgs -join ' ')"
