@@ -181,6 +181,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in the order reports show them.
+    pub const ALL: [Verdict; 8] = [
+        Verdict::Reproduced,
+        Verdict::Passed,
+        Verdict::NoLongerReproduces,
+        Verdict::Regressed,
+        Verdict::Changed,
+        Verdict::Observed,
+        Verdict::Skipped,
+        Verdict::InfraError,
+    ];
+
     /// Holds a result against an expectation.
     pub fn of(result: &StepResult, expected: Option<Expected>) -> Verdict {
         match (result, expected) {

@@ -9,20 +9,8 @@ use super::store::ResultKind;
 use crate::outcome::Verdict;
 use crate::words::{Environment, Evidence, Lane};
 
-/// The verdicts in a fixed order (an index for per-verdict tables).
-const VERDICTS: [Verdict; 8] = [
-    Verdict::Reproduced,
-    Verdict::Passed,
-    Verdict::NoLongerReproduces,
-    Verdict::Regressed,
-    Verdict::Changed,
-    Verdict::Observed,
-    Verdict::Skipped,
-    Verdict::InfraError,
-];
-
 fn verdict_index(verdict: Verdict) -> usize {
-    VERDICTS.iter().position(|v| *v == verdict).unwrap_or(0)
+    Verdict::ALL.iter().position(|v| *v == verdict).unwrap_or(0)
 }
 
 /// A run that passed, or reproduced the bug as the scenario expects.
@@ -339,7 +327,7 @@ fn brief(meta: &super::store::RunMeta) -> RunBrief {
 fn cell_report(history: &History, track: &Track, gathered: &Gathered, newest: usize) -> Option<CellReport> {
     let reference = |mark: Option<Mark>| mark.map(|m| run_ref(history, m));
     let latest = reference(gathered.latest)?;
-    let seen = VERDICTS
+    let seen = Verdict::ALL
         .iter()
         .enumerate()
         .filter_map(|(i, verdict)| {

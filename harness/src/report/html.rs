@@ -27,18 +27,6 @@ pub struct StripRun {
     pub verdict: Verdict,
 }
 
-/// Every verdict in the order the legend and the totals show them.
-const VERDICTS: [Verdict; 8] = [
-    Verdict::Reproduced,
-    Verdict::Passed,
-    Verdict::NoLongerReproduces,
-    Verdict::Regressed,
-    Verdict::Changed,
-    Verdict::Observed,
-    Verdict::Skipped,
-    Verdict::InfraError,
-];
-
 const COMPONENTS: [Component; 5] = [
     Component::K0s,
     Component::Kubelet,
@@ -186,7 +174,7 @@ fn strips_by_cell(history: &[HistoryStrip]) -> HashMap<CellKey<'_>, &HistoryStri
 
 /// Each cell's verdict in words atop its details (from CSS, so a report of many cells stays small).
 fn verdict_style() -> String {
-    let mut style: String = VERDICTS
+    let mut style: String = Verdict::ALL
         .iter()
         .map(|&v| {
             format!(
@@ -240,7 +228,7 @@ either way.</p>"
 
 fn legend() -> String {
     let mut out = String::from("<ul class=legend>");
-    for verdict in VERDICTS {
+    for verdict in Verdict::ALL {
         let _ = write!(
             out,
             "<li><span class=\"key {name}\">{symbol}</span> <b>{name}</b>: {meaning}</li>",
@@ -274,7 +262,7 @@ fn section(page: &mut String, id: &str, title: &str, outcomes: &[&Outcome], stri
 }
 
 fn totals(outcomes: &[&Outcome]) -> String {
-    let counts: Vec<String> = VERDICTS
+    let counts: Vec<String> = Verdict::ALL
         .iter()
         .filter_map(|&verdict| {
             let count = outcomes.iter().filter(|o| o.verdict == verdict).count();

@@ -2,17 +2,6 @@
 
 use crate::outcome::{Evidence, Outcome, Verdict};
 
-const ORDER: [Verdict; 8] = [
-    Verdict::Reproduced,
-    Verdict::Passed,
-    Verdict::NoLongerReproduces,
-    Verdict::Regressed,
-    Verdict::Changed,
-    Verdict::Observed,
-    Verdict::Skipped,
-    Verdict::InfraError,
-];
-
 /// One outcome as a line: verdict, lane, case, step, what was observed, what was expected; simulated ones marked. The
 /// terminal's progress and the summary print the same line.
 pub fn line(o: &Outcome) -> String {
@@ -40,7 +29,7 @@ pub fn line(o: &Outcome) -> String {
 pub fn summary(outcomes: &[Outcome]) -> String {
     let mut out: String = outcomes.iter().map(line).collect();
     let mut totals = Vec::new();
-    for verdict in ORDER {
+    for verdict in Verdict::ALL {
         for (evidence, label) in [(Evidence::Real, ""), (Evidence::Simulated, " (simulated)")] {
             let count = outcomes
                 .iter()
