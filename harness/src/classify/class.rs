@@ -22,6 +22,17 @@ pub enum Class {
     RunStepFailed,
     PlatformUnsupported,
     ServiceExists,
+    /// A file or directory that Windows was asked to create already exists (ERROR_FILE_EXISTS 0x50,
+    /// ERROR_ALREADY_EXISTS 0xb7), e.g. importing a layer of the HostProcess base image.
+    FileExists,
+    /// The bind filter or HCS rejected a call as invalid (ERROR_INVALID_PARAMETER 87, E_INVALIDARG,
+    /// STATUS_INVALID_PARAMETER), e.g. bindflt under concurrent relative-path opens.
+    InvalidParameter,
+    /// containerd could not resolve the source of a volume mount (`failed to resolve path for mount source`).
+    MountSourceUnresolved,
+    /// Access denied on a pod volume path (kubelet `pods\<uid>\volumes\...`, a CSI publish), as a HostProcess
+    /// pod meets it.
+    VolumePermissionDenied,
     /// Nothing recognised; the first error line is kept beside it.
     Unknown,
     // Benign start-up warnings: recorded, never failures.
@@ -57,6 +68,10 @@ impl Class {
         Class::RunStepFailed,
         Class::PlatformUnsupported,
         Class::ServiceExists,
+        Class::FileExists,
+        Class::InvalidParameter,
+        Class::MountSourceUnresolved,
+        Class::VolumePermissionDenied,
         Class::Unknown,
         Class::CdiUnavailable,
         Class::NullNetwork,
@@ -88,6 +103,10 @@ impl Class {
             Class::RunStepFailed => "run-step-failed",
             Class::PlatformUnsupported => "platform-unsupported",
             Class::ServiceExists => "service-exists",
+            Class::FileExists => "file-exists",
+            Class::InvalidParameter => "invalid-parameter",
+            Class::MountSourceUnresolved => "mount-source-unresolved",
+            Class::VolumePermissionDenied => "volume-permission-denied",
             Class::Unknown => "unknown",
             Class::CdiUnavailable => "cdi-unavailable",
             Class::NullNetwork => "null-network",

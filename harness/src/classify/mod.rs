@@ -16,8 +16,10 @@
 //! How it works: [`unescape`] folds every line into a matching key that no escaping level or wrapping changes;
 //! [`stream`] joins physical lines into logical records (buildctl `#N ERROR:` framing, wrapped lines, open logrus
 //! quotes) and skips debug/info noise and build-step output; for each record [`stage`] reads the wrapper chain and
-//! [`code`] the Windows codes (printed, or inferred from the message in English or another language); [`rules`]
-//! turns chain + code into a class, the most specific cause over the whole input winning.
+//! [`code`] the Windows codes (printed as a number or a constant name, or inferred from the message in English or
+//! another language); [`rules`] turns chain + code into a class, the most specific cause over the whole input
+//! winning. A record that carries a Windows code or a failed HCS operation is a failure unless it says it succeeded
+//! ([`rules::reads_as_failure`]); words such as `error` or `failed` are only the fallback.
 
 mod class;
 pub mod code;

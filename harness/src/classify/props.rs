@@ -1,7 +1,9 @@
-//! Property tests: the class of every corpus sample survives re-escaping, wrapping, log noise and normalisation.
+//! Property tests: the class of every corpus sample survives re-escaping, wrapping, log noise and normalisation, and
+//! every Windows message or code name the classifier knows is a failure with its code, however it is dressed.
 
 use proptest::prelude::*;
 
+use super::code::{MESSAGES, NAMES};
 use super::corpus::samples;
 use super::{Class, classify};
 use crate::normalize::normalize;
@@ -26,11 +28,12 @@ fn as_json(text: &str) -> String {
     serde_json::to_string(&record).expect("json")
 }
 
-/// Hard-wraps every line at `width` columns, continuation lines indented like buildctl's framing.
+/// Hard-wraps every line at `width` columns, continuation lines indented like buildctl's framing. Trailing blanks
+/// are dropped first, as a terminal copy drops them (a continuation of blanks only would read as a blank line).
 fn wrap_indented(text: &str, width: usize) -> String {
     let mut out = String::new();
     for line in text.lines() {
-        let chars: Vec<char> = line.chars().collect();
+        let chars: Vec<char> = line.trim_end().chars().collect();
         for (i, chunk) in chars.chunks(width.max(1)).enumerate() {
             if i > 0 {
                 out.push_str("  ");
@@ -110,6 +113,46 @@ fn all_samples() -> Vec<(String, String, Option<Class>)> {
     samples().into_iter().map(|s| (s.file, s.text, s.expected)).collect()
 }
 
+/// A message (key form) or name in a random case, with spaces at the given byte positions (the key ignores both).
+fn dress(text: &str, upper: &[bool], spaces: &[usize]) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if spaces.contains(&i) && i > 0 {
+            out.push(' ');
+        }
+        let mut up = c.to_uppercase();
+        match (upper.get(i % upper.len().max(1)).copied().unwrap_or(false), up.len()) {
+            (true, 1) => out.extend(up.next()),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Wraps a one-line text the way a record can reach the classifier: as is, as an unlevelled JSON record, as a logrus
+/// error line, or hard-wrapped with indented continuations.
+fn wrapped_as(text: &str, how: usize, width: usize) -> String {
+    match how % 4 {
+        0 => text.to_string(),
+        1 => serde_json::to_string(&serde_json::json!({"msg": text})).expect("json"),
+        2 => as_logrus(text, 1),
+        _ => wrap_indented(text, width),
+    }
+}
+
+/// Go error wrappers, some with an error word and some without one.
+const GO_WRAPPERS: &[&str] = &[
+    "failed to mount {windows-layer C:\\s\\4  [rw]}: ",
+    r"open C:\ProgramData\containerd\root\x: ",
+    "container 1a2b3c: ",
+    r"hcsshim::PrepareLayer C:\s\4: ",
+    "hcs::CreateComputeSystem 1a2b: ",
+    "rpc error: code = Unknown desc = ",
+    "mount source \"C:\\x\": ",
+    "layer sha256:9f1e: ",
+    "task 1a2b: ",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -168,5 +211,49 @@ proptest! {
         let out = classify(&text);
         prop_assert!(out.first_error.as_ref().is_none_or(|e| e.len() <= super::MAX_QUOTE));
         prop_assert!(out.paths.len() <= 8);
+    }
+
+    #[test]
+    fn every_known_message_alone_yields_its_code(
+        index in any::<prop::sample::Index>(),
+        upper in prop::collection::vec(any::<bool>(), 1..8),
+        spaces in prop::collection::vec(0usize..80, 0..4),
+        how in 0usize..4,
+        width in 8usize..60,
+    ) {
+        let (message, value) = MESSAGES[index.index(MESSAGES.len())];
+        let text = wrapped_as(&dress(message, &upper, &spaces), how, width);
+        let out = classify(&text);
+        prop_assert!(out.class.is_some(), "{} as {:?}", message, text);
+        prop_assert_eq!(out.code.map(|c| c.value), Some(value), "{} as {:?}", message, text);
+    }
+
+    #[test]
+    fn every_known_name_alone_yields_its_code(
+        index in any::<prop::sample::Index>(),
+        upper in prop::collection::vec(any::<bool>(), 1..8),
+        how in 0usize..4,
+        width in 8usize..60,
+    ) {
+        let (value, name) = NAMES[index.index(NAMES.len())];
+        let text = wrapped_as(&dress(name, &upper, &[]), how, width);
+        let out = classify(&text);
+        prop_assert!(out.class.is_some(), "{} as {:?}", name, text);
+        prop_assert_eq!(out.code.map(|c| c.value), Some(value), "{} as {:?}", name, text);
+    }
+
+    #[test]
+    fn a_windows_message_in_a_go_wrapper_chain_is_never_no_failure(
+        index in any::<prop::sample::Index>(),
+        chain in prop::collection::vec(any::<prop::sample::Index>(), 0..5),
+        upper in prop::collection::vec(any::<bool>(), 1..8),
+        how in 0usize..4,
+        width in 8usize..60,
+    ) {
+        let (message, _) = MESSAGES[index.index(MESSAGES.len())];
+        let mut text: String = chain.iter().map(|i| GO_WRAPPERS[i.index(GO_WRAPPERS.len())]).collect();
+        text.push_str(&dress(message, &upper, &[]));
+        let text = wrapped_as(&text, how, width);
+        prop_assert!(classify(&text).class.is_some(), "{:?}", text);
     }
 }

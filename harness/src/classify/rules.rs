@@ -17,9 +17,13 @@
 //! | `logon-token` | logon-token-denied | `failed to logon user` / `failed to create user process token` |
 //! | `service-exists` | service-exists | ERROR_SERVICE_EXISTS 1073, `service <name> already exists` |
 //! | `bad-path` | bad-path | ERROR_INVALID_NAME 123 / ERROR_BAD_PATHNAME 161 |
+//! | `file-exists` | file-exists | ERROR_FILE_EXISTS 0x50 / ERROR_ALREADY_EXISTS 0xb7 (STATUS_OBJECT_NAME_COLLISION) |
+//! | `invalid-parameter` | invalid-parameter | ERROR_INVALID_PARAMETER 87 (E_INVALIDARG, STATUS_INVALID_PARAMETER) from the bind filter, a layer step or an HCS operation |
+//! | `mount-source-unresolved` | mount-source-unresolved | containerd `failed to resolve path for mount source` |
 //! | `platform-mismatch` | platform-unsupported | `no match for platform`, `no matching manifest for` |
 //! | `compute-system-exited` | compute-system-exited | HCS unexpected exit / terminated / connection closed |
 //! | `compute-system-gone` | compute-system-gone | HCS system not found / already stopped |
+//! | `volume-access-denied` | volume-permission-denied | Win32 5 or `permission denied` on a kubelet pod volume path or in a volume step |
 //! | `activate-failed` | layer-activate-failed | activate stage, any other cause |
 //! | `prepare-failed` | layer-prepare-failed | prepare or get-mount-path stage, any other cause |
 //! | `run-step-failed` | run-step-failed | `did not complete successfully: exit code` and older wordings |
@@ -32,16 +36,16 @@
 //! | `cancelled` | cancelled | `context canceled`, gRPC `Canceled` |
 //!
 //! Step output (buildctl `#5 1.388 Access is denied.`) is the program's own output and never matched: a RUN step's
-//! failure is the `#5 ERROR: process ... did not complete successfully` record. Records with an error look that no
-//! rule claims become `unknown`, keeping their first line.
+//! failure is the `#5 ERROR: process ... did not complete successfully` record. Records that read as failures (see
+//! [`reads_as_failure`]) and that no rule claims become `unknown`, keeping their first line.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::Class;
-use super::code::Code;
-use super::stage::Stage;
+use super::code::{Code, without_code_names};
+use super::stage::{Stage, names_hcs_operation};
 
 /// The facts of one logical record that rules look at.
 pub struct Facts<'a> {
@@ -109,6 +113,24 @@ const TOUCHING_LAYERS: &[Stage] = &[
     Stage::Bind,
     Stage::Extract,
 ];
+
+/// Stages at which an invalid parameter comes from the bind filter, a layer call or HCS (not from HNS or a CLI).
+const BIND_FILTER_OR_HCS: &[Stage] = &[
+    Stage::Mount,
+    Stage::Activate,
+    Stage::Prepare,
+    Stage::GetMountPath,
+    Stage::Bind,
+    Stage::Extract,
+    Stage::Scratch,
+    Stage::CreateContainer,
+    Stage::Start,
+];
+
+/// A kubelet pod volume path in key form (`c:\var\lib\kubelet\pods\<uid>\volumes\kubernetes.io~csi\...`).
+fn on_pod_volume(key: &str) -> bool {
+    key.find("kubeletpods").is_some_and(|at| key[at..].contains("volumes"))
+}
 
 static SERVICE_EXISTS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\bservice\s+\S+\s+already\s+exists").expect("service regex"));
@@ -182,6 +204,27 @@ pub const RULES: &[Rule] = &[
         test: |f| f.win32_in(&[123, 161]),
     },
     Rule {
+        name: "file-exists",
+        class: Class::FileExists,
+        priority: 95,
+        stage: None,
+        test: |f| f.win32_in(&[0x50, 0xb7]),
+    },
+    Rule {
+        name: "invalid-parameter",
+        class: Class::InvalidParameter,
+        priority: 95,
+        stage: None,
+        test: |f| f.win32_in(&[0x57]) && (f.any_stage(BIND_FILTER_OR_HCS) || names_hcs_operation(f.key)),
+    },
+    Rule {
+        name: "mount-source-unresolved",
+        class: Class::MountSourceUnresolved,
+        priority: 95,
+        stage: Some(Stage::Volume),
+        test: |f| f.key.contains("failedtoresolvepathformountsource"),
+    },
+    Rule {
         name: "platform-mismatch",
         class: Class::PlatformUnsupported,
         priority: 95,
@@ -208,6 +251,16 @@ pub const RULES: &[Rule] = &[
         priority: 90,
         stage: None,
         test: |f| f.value_in(&[0xc037_010e, 0xc037_0110]),
+    },
+    Rule {
+        name: "volume-access-denied",
+        class: Class::VolumePermissionDenied,
+        priority: 90,
+        stage: Some(Stage::Volume),
+        test: |f| {
+            (f.code(Code::is_access_denied) || f.key.contains("permissiondenied"))
+                && (f.has(Stage::Volume) || on_pod_volume(f.key))
+        },
     },
     Rule {
         name: "activate-failed",
@@ -379,7 +432,7 @@ pub fn benign(key: &str) -> Option<(Class, &'static str)> {
     None
 }
 
-/// Words that make an unlevelled record look like an error.
+/// Words that make an unlevelled record look like an error (the fallback of [`reads_as_failure`]).
 const ERROR_WORDS: &[&str] = &[
     "error",
     "failed",
@@ -394,11 +447,51 @@ const ERROR_WORDS: &[&str] = &[
     "verweigert",
     "backoff",
     "back-off",
+    "notsupported",
+    "unsupported",
 ];
 
-/// Whether an unlevelled record (key form) reads like an error.
+/// Words of a record that reports a success; a code it mentions in passing does not make it a failure.
+const SUCCESS_WORDS: &[&str] = &["succeeded", "successfully", "success"];
+
+/// Words that contain a success word but report a failure.
+const NOT_A_SUCCESS: &[&str] = &[
+    "didnotcompletesuccessfully",
+    "unsuccessful",
+    "notsucceeded",
+    "nosuccess",
+];
+
+/// Whether an unlevelled record (key form) reads like an error by its words alone.
 pub fn looks_like_error(key: &str) -> bool {
     ERROR_WORDS.iter().any(|w| key.contains(w))
+}
+
+/// Whether a record (key form) says it succeeded (`- succeeded`, `completed successfully`), and not `did not complete
+/// successfully`.
+pub fn reads_as_success(key: &str) -> bool {
+    SUCCESS_WORDS.iter().any(|w| key.contains(w)) && !NOT_A_SUCCESS.iter().any(|w| key.contains(w))
+}
+
+/// Whether a record (key form) carries Windows evidence of a failure: a Windows code (a number, a constant name, or a
+/// system message the classifier knows, in any supported language; see [`super::code::codes_in`]) or a failed HCS
+/// or hcsshim operation (`hcs::X`, `hcsshim::X`; see [`names_hcs_operation`]).
+pub fn carries_windows_failure(key: &str, codes: &[(usize, Code)]) -> bool {
+    !codes.is_empty() || names_hcs_operation(key)
+}
+
+/// Whether an unlevelled record is a failure. The rule: a record that carries Windows evidence of a failure (see
+/// [`carries_windows_failure`]) is one unless it says it succeeded; a record without such evidence is one when its
+/// words read like an error (the fallback word list). A record that says it succeeded is a failure only by its
+/// words, constant names left out. So a Go error chain ending in `STATUS_ACCESS_DENIED` or
+/// `Cannot create a file when that file already exists. (0xb7)` is a failure without any of the words, while
+/// `hcsshim::ActivateLayer - succeeded` or `... completed successfully (0x80070005 was retried)` is not.
+pub fn reads_as_failure(key: &str, codes: &[(usize, Code)]) -> bool {
+    if reads_as_success(key) {
+        // `ERROR_SHARING_VIOLATION` named in passing is a code, not the word "error".
+        return looks_like_error(&without_code_names(key));
+    }
+    looks_like_error(key) || carries_windows_failure(key, codes)
 }
 
 #[cfg(test)]
@@ -588,6 +681,98 @@ mod tests {
             let got = verdict(text).map(|v| v.0).unwrap_or(Class::Unknown);
             assert_eq!(got, class, "{text}");
         }
+    }
+
+    #[test]
+    fn family_classes_by_code_and_step() {
+        let cases = [
+            (
+                "hcsshim::ImportLayer failed in Win32: Cannot create a file when that file already exists. (0xb7)",
+                Class::FileExists,
+                Some(Stage::Extract),
+            ),
+            ("failed to create layer: ERROR_FILE_EXISTS", Class::FileExists, None),
+            (
+                "hcs::CreateComputeSystem x: The parameter is incorrect.",
+                Class::InvalidParameter,
+                Some(Stage::CreateContainer),
+            ),
+            (
+                r#"failed to bind target "C:\a" to root "C:\b": E_INVALIDARG"#,
+                Class::InvalidParameter,
+                Some(Stage::Bind),
+            ),
+            (
+                r#"failed to resolve path for mount source "\\?\Volume{b43f9d35-4667-4057-b528-66e5a67a8d48}": Incorrect function."#,
+                Class::MountSourceUnresolved,
+                Some(Stage::Volume),
+            ),
+            (
+                r"open c:\var\lib\kubelet\pods\3fa8\volumes\kubernetes.io~csi\v\mount\x: Access is denied.",
+                Class::VolumePermissionDenied,
+                Some(Stage::Volume),
+            ),
+            (
+                r"NodePublishVolume error: mkdir C:\csi\x: permission denied",
+                Class::VolumePermissionDenied,
+                Some(Stage::Volume),
+            ),
+        ];
+        for (text, class, stage) in cases {
+            assert_eq!(verdict(text).map(|v| (v.0, v.2)), Some((class, stage)), "{text}");
+        }
+    }
+
+    #[test]
+    fn family_codes_elsewhere_are_not_claimed() {
+        // An invalid parameter from HNS is not the bind filter's or HCS's.
+        assert_eq!(verdict("HNS failed with error : The parameter is incorrect."), None);
+        // Access denied on a build mount is not a pod volume.
+        assert_eq!(
+            verdict(r"failed to read mount C:\Windows\SystemTemp\buildkit-mount1: Access is denied."),
+            None
+        );
+        // The bind filter's own denial stays the bind filter's, even on a volume path.
+        assert_eq!(
+            verdict(r#"failed to bind target "c:\var\lib\kubelet\pods\1\volumes\x" to root "C:\b": Access is denied."#)
+                .map(|v| v.0),
+            Some(Class::BindfltAccessDenied)
+        );
+    }
+
+    #[test]
+    fn windows_evidence_makes_a_failure_unless_it_says_it_succeeded() {
+        let failure = |text: &str| {
+            let key = key_of(text);
+            reads_as_failure(&key, &codes_in(&key))
+        };
+        for text in [
+            "STATUS_ACCESS_DENIED",
+            "Cannot create a file when that file already exists. (0xb7): unknown",
+            r"open C:\x: The parameter is incorrect.",
+            "hcs::System::Start 1a2b: The request is not supported.",
+            r"hcsshim::GetLayerMountPath C:\s\4: x",
+            "Zugriff verweigert",
+            r"layer C:\s\4: 0x80070057",
+            r"chown c:\x: not supported by windows",
+        ] {
+            assert!(failure(text), "{text}");
+        }
+        for text in [
+            "",
+            "all good",
+            "hcsshim::ActivateLayer  - succeeded id=2182 flavour=1",
+            "hcsshim::PrepareLayer flavour 1 layerId x",
+            "retry after ERROR_SHARING_VIOLATION succeeded",
+            r"layer C:\s\4 imported successfully (0x80070020 on the first try)",
+            "hcn::HostComputeNamespace::Create id=",
+        ] {
+            assert!(!failure(text), "{text}");
+        }
+        // Error words still decide without any code; a failure word beats a success word.
+        assert!(failure(
+            "ERROR: process \"x\" did not complete successfully: exit code: 1"
+        ));
     }
 
     #[test]

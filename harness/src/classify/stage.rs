@@ -34,6 +34,8 @@ pub enum Stage {
     Start,
     /// Creating the container user's logon token.
     Logon,
+    /// A pod or container volume: kubelet setting it up, a CSI driver publishing it, containerd resolving its source.
+    Volume,
     /// kubelet/containerd creating the shim task (an outer wrapper).
     Shim,
     /// A build step's process (Dockerfile `RUN`).
@@ -77,6 +79,7 @@ impl Stage {
             Stage::CreateContainer => "create-container",
             Stage::Start => "start",
             Stage::Logon => "logon",
+            Stage::Volume => "volume",
             Stage::Shim => "shim",
             Stage::RunStep => "run-step",
             Stage::Exec => "exec",
@@ -119,11 +122,14 @@ pub const MARKERS: &[(&str, Stage)] = &[
     ("failedtoprepareextractionsnapshot", Stage::Extract),
     ("hcsshim::processbaselayer", Stage::Extract),
     ("hcsshim::importlayer", Stage::Extract),
+    ("hcsshim::exportlayer", Stage::Extract),
     ("failedtomount", Stage::Mount),
     ("failedtoactivatelayer", Stage::Activate),
     ("hcsshim::activatelayer", Stage::Activate),
+    ("hcsshim::deactivatelayer", Stage::Activate),
     ("failedtopreparelayer", Stage::Prepare),
     ("hcsshim::preparelayer", Stage::Prepare),
+    ("hcsshim::unpreparelayer", Stage::Prepare),
     ("failedtogetvolumepathforlayer", Stage::GetMountPath),
     ("hcsshim::getlayermountpath", Stage::GetMountPath),
     ("nofilesfolderinlayer", Stage::GetMountPath),
@@ -131,10 +137,13 @@ pub const MARKERS: &[(&str, Stage)] = &[
     ("failedtobindtarget", Stage::Bind),
     ("applyfilebinding", Stage::Bind),
     ("bfsetupfilter", Stage::Bind),
+    ("bindflt", Stage::Bind),
     ("removingfilebinding", Stage::Bind),
     ("failedtorecordsourceforlayer", Stage::SourceRecord),
     ("failedtoretrievesourceforlayer", Stage::SourceRecord),
     ("failedtocreatescratchlayer", Stage::Scratch),
+    ("hcsshim::createscratchlayer", Stage::Scratch),
+    ("hcsshim::createlayer", Stage::Scratch),
     ("createcomputesystem", Stage::CreateContainer),
     ("encounteredanerrorduringcreatecontainer", Stage::CreateContainer),
     ("failedtocreatecontainerdcontainer", Stage::CreateContainer),
@@ -142,7 +151,14 @@ pub const MARKERS: &[(&str, Stage)] = &[
     ("encounteredanerrorduringstart", Stage::Start),
     ("system::shutdown", Stage::Start),
     ("system::waitbackground", Stage::Start),
+    ("system::createprocess", Stage::Start),
+    ("system::terminate", Stage::Start),
     ("failedtoshutdowncontainer", Stage::Start),
+    ("failedtoresolvepathformountsource", Stage::Volume),
+    ("mountvolume.setup", Stage::Volume),
+    ("mountvolume.mountdevice", Stage::Volume),
+    ("nodepublishvolume", Stage::Volume),
+    ("nodestagevolume", Stage::Volume),
     ("failedtologonuser", Stage::Logon),
     ("failedtocreateuserprocesstoken", Stage::Logon),
     ("failedtocreateshimtask", Stage::Shim),
@@ -186,6 +202,34 @@ pub fn chain_in(key: &str) -> Vec<(usize, Stage)> {
     found
 }
 
+/// Whether a key names an HCS or hcsshim operation that failed (`hcs::CreateComputeSystem`, `hcsshim::ImportLayer`,
+/// `hcs::System::Start`), not one that a debug trace reports as begun or succeeded.
+pub fn names_hcs_operation(key: &str) -> bool {
+    ["hcs::", "hcsshim::"].iter().any(|prefix| {
+        let mut from = 0;
+        while let Some(at) = key[from..].find(prefix) {
+            let end = from + at + prefix.len();
+            from = end;
+            let rest = &key[end..];
+            // The key has no spaces, so the operation's name runs into what follows; a trace says what it is
+            // within the next few words (`- succeeded id=`, `Flavour 1 ID`).
+            let named = rest.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+            let window = &rest[..floor_char_boundary(rest, 48)];
+            if named && !NOT_A_FAILURE_AFTER_OP.iter().any(|n| window.contains(n)) {
+                return true;
+            }
+        }
+        false
+    })
+}
+
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    (0..=at.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0)
+}
+
 /// The distinct stages of a chain, outermost first.
 pub fn distinct(chain: &[(usize, Stage)]) -> Vec<Stage> {
     let mut out: Vec<Stage> = Vec::new();
@@ -220,6 +264,25 @@ mod tests {
         assert_eq!(distinct(&chain_in(&old)), vec![Stage::Activate]);
         assert!(chain_in(&trace).is_empty());
         assert!(chain_in(&trace2).is_empty());
+    }
+
+    #[test]
+    fn hcs_operations_but_not_their_traces() {
+        assert!(names_hcs_operation(&key_of(
+            "hcs::CreateComputeSystem x: The parameter is incorrect."
+        )));
+        assert!(names_hcs_operation(&key_of(
+            "hcsshim::ImportLayer failed in Win32: x (0xb7)"
+        )));
+        assert!(names_hcs_operation(&key_of("hcs::System::Start 1a2b: x")));
+        assert!(!names_hcs_operation(&key_of(
+            "hcsshim::ActivateLayer  - succeeded id=2182 flavour=1"
+        )));
+        assert!(!names_hcs_operation(&key_of("hcn::HostComputeNamespace::Create id=")));
+        assert!(!names_hcs_operation(&key_of("hcs:: 1")));
+        assert!(!names_hcs_operation(&key_of(
+            "hcsshim::PrepareLayer flavour 1 layerId x"
+        )));
     }
 
     #[test]

@@ -215,7 +215,7 @@ impl Classifier {
             Some(v) => v,
             // A benign warning's own wording ("CDI setup error") does not make it an unknown failure.
             None if benign.is_some() => return,
-            None if level == Level::Error || rules::looks_like_error(key) => rules::unknown(&facts),
+            None if level == Level::Error || rules::reads_as_failure(key, &codes) => rules::unknown(&facts),
             None => return,
         };
         let (from, skipped) = error_start(&self.record.text);
@@ -307,7 +307,7 @@ fn error_start(text: &str) -> (usize, usize) {
     let mut offset = 0;
     for (i, line) in text.split('\n').enumerate() {
         let key = key_of(line);
-        if rules::looks_like_error(&key) || !chain_in(&key).is_empty() {
+        if rules::reads_as_failure(&key, &codes_in(&key)) || !chain_in(&key).is_empty() {
             return (offset, i);
         }
         offset += line.len() + 1;
@@ -499,6 +499,51 @@ mod tests {
         assert_eq!(out.class, Some(Class::Unknown));
         assert_eq!(out.first_error.as_deref(), Some("something exploded: error 42"));
         assert_eq!(out.first_error_line, Some(2));
+    }
+
+    #[test]
+    fn windows_evidence_without_error_words_is_no_silent_miss() {
+        for (text, class, value) in [
+            ("STATUS_ACCESS_DENIED\n", Class::Unknown, 0xc000_0022),
+            (
+                "Cannot create a file when that file already exists. (0xb7): unknown\n",
+                Class::FileExists,
+                0xb7,
+            ),
+            (
+                "hcs::System::Start 1a2b: The request is not supported.\n",
+                Class::Unknown,
+                0x32,
+            ),
+        ] {
+            let mut c = Classifier::new();
+            c.feed_str(text);
+            let out = c.finish();
+            assert_eq!(
+                (out.class, out.code.map(|c| c.value)),
+                (Some(class), Some(value)),
+                "{text}"
+            );
+            assert_eq!(out.first_error_line, Some(1), "{text}");
+        }
+        let mut c = Classifier::new();
+        c.feed_str("hcs::System::Start 1a2b: The request is not supported.\n");
+        assert_eq!(c.finish().stage, Some(crate::classify::Stage::Start));
+    }
+
+    #[test]
+    fn success_lines_and_benign_warnings_stay_no_failure() {
+        let mut c = Classifier::new();
+        c.feed_str(concat!(
+            "hcsshim::ActivateLayer  - succeeded id=2182 flavour=1\n\n",
+            "retry after ERROR_SHARING_VIOLATION succeeded\n\n",
+            "CDI setup error C:\\cdi: failed to monitor for changes: GetFileAttributes: The system cannot find the file specified.\n\n",
+            "using null network as the default\n",
+        ));
+        let out = c.finish();
+        assert_eq!(out.class, None);
+        assert_eq!(out.first_error, None);
+        assert_eq!(out.warnings, vec![Class::CdiUnavailable, Class::NullNetwork]);
     }
 
     #[test]
