@@ -11,6 +11,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::Serialize;
+
+use super::table;
 use serde::ser::SerializeStruct;
 
 /// How a code is laid out.
@@ -82,11 +84,31 @@ impl Code {
 
     /// The symbolic name, when known (`ERROR_ACCESS_DENIED`, `HCS_E_IMAGE_MISMATCH`).
     pub fn name(&self) -> Option<&'static str> {
-        let by_value = NAMES.iter().find(|(v, _)| *v == self.value).map(|(_, n)| *n);
-        by_value.or_else(|| {
-            let w = self.win32()?;
-            NAMES.iter().find(|(v, _)| *v == w).map(|(_, n)| *n)
-        })
+        name_of(self.value).or_else(|| name_of(self.win32()?))
+    }
+
+    /// The English system message, when the table has it (`Access is denied.`); for a wrapped Win32 error, the
+    /// message of that error.
+    pub fn message(&self) -> Option<&'static str> {
+        let of = |v: u32| table::by_value(v).map(|e| e.message);
+        of(self.value).or_else(|| of(self.win32()?))
+    }
+
+    /// The code a constant name stands for (`ERROR_ACCESS_DENIED` -> 5), in any case.
+    pub fn from_name(name: &str) -> Option<Code> {
+        let name = name.trim();
+        let value = table::by_name(name).map(|e| e.value).or_else(|| {
+            EXTRA_NAMES
+                .iter()
+                .find(|(_, n)| n.eq_ignore_ascii_case(name))
+                .map(|(v, _)| *v)
+        })?;
+        Some(Code::new(value, CodeSource::Explicit))
+    }
+
+    /// The code a whole English system message stands for (case, whitespace and a trailing period do not matter).
+    pub fn from_message(message: &str) -> Option<Code> {
+        table::by_message(message).map(|e| Code::new(e.value, CodeSource::Message))
     }
 
     /// Whether this is an access denial (Win32 5 in any wrapping).
@@ -128,42 +150,19 @@ impl Serialize for Code {
     }
 }
 
-/// Known values and their names (Win32, HRESULT, NTSTATUS, HCS). A name printed in a text is read as its code
-/// (see [`codes_in`]), so every name here is also a way a failure can show its code.
-pub const NAMES: &[(u32, &str)] = &[
-    (0x1, "ERROR_INVALID_FUNCTION"),
-    (0x2, "ERROR_FILE_NOT_FOUND"),
-    (0x3, "ERROR_PATH_NOT_FOUND"),
-    (0x5, "ERROR_ACCESS_DENIED"),
-    (0x6, "ERROR_INVALID_HANDLE"),
-    (0x15, "ERROR_NOT_READY"),
-    (0x1f, "ERROR_GEN_FAILURE"),
-    (0x20, "ERROR_SHARING_VIOLATION"),
-    (0x32, "ERROR_NOT_SUPPORTED"),
-    (0x50, "ERROR_FILE_EXISTS"),
-    (0x57, "ERROR_INVALID_PARAMETER"),
-    (0x7b, "ERROR_INVALID_NAME"),
-    (0x91, "ERROR_DIR_NOT_EMPTY"),
-    (0xa1, "ERROR_BAD_PATHNAME"),
-    (0xb7, "ERROR_ALREADY_EXISTS"),
-    (0x3f1, "ERROR_BADDB"),
-    (0x431, "ERROR_SERVICE_EXISTS"),
-    (0x52e, "ERROR_LOGON_FAILURE"),
-    (0x8000_4001, "E_NOTIMPL"),
-    (0x8000_4005, "E_FAIL"),
-    (0x8007_0005, "E_ACCESSDENIED"),
-    (0x8007_000e, "E_OUTOFMEMORY"),
-    (0x8007_0057, "E_INVALIDARG"),
-    (0x801f_000f, "ERROR_FLT_DO_NOT_ATTACH"),
-    (0xc000_000d, "STATUS_INVALID_PARAMETER"),
-    (0xc000_0010, "STATUS_INVALID_DEVICE_REQUEST"),
-    (0xc000_0022, "STATUS_ACCESS_DENIED"),
-    (0xc000_0034, "STATUS_OBJECT_NAME_NOT_FOUND"),
-    (0xc000_0035, "STATUS_OBJECT_NAME_COLLISION"),
-    (0xc000_003a, "STATUS_OBJECT_PATH_NOT_FOUND"),
-    (0xc000_0043, "STATUS_SHARING_VIOLATION"),
-    (0xc000_00bb, "STATUS_NOT_SUPPORTED"),
-    (0xc01c_000f, "STATUS_FLT_DO_NOT_ATTACH"),
+/// Known values and their names, sorted by value: the message table (see [`super::table`]) and [`EXTRA_NAMES`]. A
+/// name printed in a text is read as its code (see [`codes_in`]), so every name here is also a way a failure can show
+/// its code.
+pub static NAMES: LazyLock<Vec<(u32, &'static str)>> = LazyLock::new(|| {
+    let mut names: Vec<(u32, &'static str)> = table::entries().iter().map(|e| (e.value, e.name)).collect();
+    names.extend(EXTRA_NAMES.iter().filter(|(v, _)| table::by_value(*v).is_none()));
+    names.sort_unstable();
+    names
+});
+
+/// Names the generated table does not hold: the HCS (`HCS_E_*`, in the NTSTATUS layout vmcompute returns) and Hyper-V
+/// codes seen in real failures.
+const EXTRA_NAMES: &[(u32, &str)] = &[
     (0xc035_1000, "STATUS_HV_NOT_PRESENT"),
     (0xc037_0100, "HCS_E_TERMINATED_DURING_START"),
     (0xc037_0101, "HCS_E_IMAGE_MISMATCH"),
@@ -177,6 +176,13 @@ pub const NAMES: &[(u32, &str)] = &[
     (0xc037_0110, "HCS_E_SYSTEM_ALREADY_STOPPED"),
 ];
 
+/// The name of a value: the table's, else an [`EXTRA_NAMES`] one.
+fn name_of(value: u32) -> Option<&'static str> {
+    table::by_value(value)
+        .map(|e| e.name)
+        .or_else(|| EXTRA_NAMES.iter().find(|(v, _)| *v == value).map(|(_, n)| *n))
+}
+
 /// NTSTATUS values and the Win32 error that Windows maps each one to (`RtlNtStatusToDosError`).
 const NTSTATUS_AS_WIN32: &[(u32, u32)] = &[
     (0xc000_000d, 0x57),
@@ -189,41 +195,31 @@ const NTSTATUS_AS_WIN32: &[(u32, u32)] = &[
     (0xc000_00bb, 0x32),
 ];
 
-/// System messages (in key form) and the code Windows prints them for. English first, then localised forms of the
-/// messages that matter most here; extend freely, a longer key never hurts.
-pub const MESSAGES: &[(&str, u32)] = &[
-    ("accessisdenied", 5),
-    ("zugriffverweigert", 5),
-    ("accèsrefusé", 5),
-    ("accesodenegado", 5),
-    ("accessonegato", 5),
-    ("acessonegado", 5),
-    ("toeganggeweigerd", 5),
-    ("odmowadostępu", 5),
-    ("отказановдоступе", 5),
-    ("erişimengellendi", 5),
-    ("アクセスが拒否されました", 5),
-    ("拒绝访问", 5),
-    ("存取被拒", 5),
-    ("액세스가거부되었습니다", 5),
+/// System messages and the code Windows prints them for: the English messages of the table (see
+/// [`table::entries`]; those a text can show whole and only as a message: no `%1` inserts, three words or 16 letters,
+/// not a success), then
+/// [`EXTRA_MESSAGES`] and [`LOCALISED_MESSAGES`]. A message several codes share stands for the lowest one.
+pub static MESSAGES: LazyLock<Vec<(&'static str, u32)>> = LazyLock::new(|| {
+    let inferable = table::entries().iter().filter(|e| {
+        let key = table::normalise(e.message);
+        let words = e.message.split_whitespace().count();
+        !e.message.contains('%') && (words >= 3 || key.len() >= 16) && !key.contains("succe")
+    });
+    let all = inferable
+        .map(|e| (e.message, e.value))
+        .chain(EXTRA_MESSAGES.iter().copied())
+        .chain(LOCALISED_MESSAGES.iter().copied());
+    let mut seen = std::collections::HashSet::new();
+    all.filter(|(message, _)| seen.insert(table::normalise(message)))
+        .collect()
+});
+
+/// English wordings the table does not hold whole: the HCS messages, and parts of system messages seen cut or
+/// reworded in real failures. In key form; a longer key never hurts.
+const EXTRA_MESSAGES: &[(&str, u32)] = &[
     ("beingusedbyanotherprocess", 0x20),
-    ("voneinemanderenprozessverwendet", 0x20),
-    ("incorrectfunction", 0x1),
-    ("unzulässigefunktion", 0x1),
-    ("thesystemcannotfindthefilespecified", 0x2),
-    ("dassystemkanndieangegebenedateinichtfinden", 0x2),
-    ("thesystemcannotfindthepathspecified", 0x3),
-    ("dassystemkanndenangegebenenpfadnichtfinden", 0x3),
-    ("therequestisnotsupported", 0x32),
-    ("thefilename,directoryname,orvolumelabelsyntaxisincorrect", 0x7b),
-    (
-        "dersyntaxfürdendateinamen,verzeichnisnamenoderdiedatenträgerbezeichnungistfalsch",
-        0x7b,
-    ),
     ("thespecifiedpathisinvalid", 0xa1),
-    ("thespecifiedservicealreadyexists", 0x431),
-    ("derangegebenedienstistbereitsvorhanden", 0x431),
-    ("donotattachthefiltertothevolumeatthistime", 0x801f_000f),
+    ("unspecifiederror", 0x8000_4005),
     (
         "operatingsystemofthecontainerdoesnotmatchtheoperatingsystemofthehost",
         0xc037_0101,
@@ -238,18 +234,66 @@ pub const MESSAGES: &[(&str, u32)] = &[
     ("withthespecifiedidentifierdoesnotexist", 0xc037_010e),
     ("withthespecifiedidentifierisnotrunning", 0xc037_0110),
     ("nohypervisorispresentonthissystem", 0xc035_1000),
-    ("theparameterisincorrect", 0x57),
+];
+
+/// System messages in other display languages, in key form (see [`super::unescape`]: lowercase, no whitespace, no
+/// quotes), for the codes that matter most here. To add a locale, run the failing operation on a Windows with that
+/// display language (or read its message with `[ComponentModel.Win32Exception]::new(5).Message` in PowerShell),
+/// write the message in key form without the trailing period, add a row with the code, and add a sample with its
+/// expected code to the tests.
+const LOCALISED_MESSAGES: &[(&str, u32)] = &[
+    ("zugriffverweigert", 5),
+    ("accèsrefusé", 5),
+    ("accesodenegado", 5),
+    ("accessonegato", 5),
+    ("acessonegado", 5),
+    ("toeganggeweigerd", 5),
+    ("odmowadostępu", 5),
+    ("отказановдоступе", 5),
+    ("erişimengellendi", 5),
+    ("アクセスが拒否されました", 5),
+    ("拒绝访问", 5),
+    ("存取被拒", 5),
+    ("액세스가거부되었습니다", 5),
+    ("voneinemanderenprozessverwendet", 0x20),
+    ("unzulässigefunktion", 0x1),
+    ("dassystemkanndieangegebenedateinichtfinden", 0x2),
+    ("dassystemkanndenangegebenenpfadnichtfinden", 0x3),
+    (
+        "dersyntaxfürdendateinamen,verzeichnisnamenoderdiedatenträgerbezeichnungistfalsch",
+        0x7b,
+    ),
+    ("derangegebenedienstistbereitsvorhanden", 0x431),
     ("derparameteristfalsch", 0x57),
     ("leparamètreestincorrect", 0x57),
-    ("cannotcreateafilewhenthatfilealreadyexists", 0xb7),
     ("einedateikannnichterstelltwerden,wenndiesebereitsvorhandenist", 0xb7),
-    ("thedeviceisnotready", 0x15),
-    ("thehandleisinvalid", 0x6),
-    ("adeviceattachedtothesystemisnotfunctioning", 0x1f),
-    ("thedirectoryisnotempty", 0x91),
-    ("theconfigurationregistrydatabaseiscorrupt", 0x3f1),
-    ("unspecifiederror", 0x8000_4005),
 ];
+
+/// [`MESSAGES`] in key form (see [`table::normalise`]).
+static MESSAGE_KEYS: LazyLock<Vec<(String, u32)>> = LazyLock::new(|| {
+    MESSAGES
+        .iter()
+        .map(|(m, v)| (table::normalise(m), *v))
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+});
+
+/// Whether a key holds any message of [`MESSAGE_KEYS`] at all: one pass over the key, so that the search for each
+/// message only runs on the few records that hold one.
+static ANY_MESSAGE: LazyLock<Regex> = LazyLock::new(|| any_of(MESSAGE_KEYS.iter().map(|(k, _)| k.as_str())));
+
+/// Whether a key holds any name of [`LOWERCASE_NAMES`] (see [`ANY_MESSAGE`]).
+static ANY_NAME: LazyLock<Regex> = LazyLock::new(|| any_of(LOWERCASE_NAMES.iter().map(|(_, n)| n.as_str())));
+
+/// A regex that matches any of the literals.
+fn any_of<'a>(literals: impl Iterator<Item = &'a str>) -> Regex {
+    let alternation: Vec<String> = literals.map(regex::escape).collect();
+    regex::RegexBuilder::new(&alternation.join("|"))
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .expect("literal alternation")
+}
 
 /// Printed codes, on the key: `(0x20)`, a bare 8-digit `0x...` (the key has no word boundaries, so exactly the
 /// first 8 digits are read), `winapierror#N`, JSON `error:-N`, sc.exe `failedN:`.
@@ -282,7 +326,13 @@ pub fn codes_in(key: &str) -> Vec<(usize, Code)> {
             found.push((whole, Code::new(value, CodeSource::Explicit)));
         }
     }
-    for (value, name) in LOWERCASE_NAMES.iter() {
+    let mut named: Vec<(usize, usize, u32)> = Vec::new();
+    let names = if ANY_NAME.is_match(key) {
+        LOWERCASE_NAMES.as_slice()
+    } else {
+        &[]
+    };
+    for (value, name) in names {
         let mut from = 0;
         while let Some(at) = key[from..].find(name.as_str()) {
             let start = from + at;
@@ -291,21 +341,53 @@ pub fn codes_in(key: &str) -> Vec<(usize, Code)> {
             if !name_stands_alone(key, start, end) {
                 continue;
             }
-            found.push((start, Code::new(*value, CodeSource::Explicit)));
-            if let Some(printed) = decimal_in_parentheses(&key[end..]) {
-                found.push((end, Code::new(printed, CodeSource::Explicit)));
-            }
+            named.push((start, end, *value));
         }
     }
-    for (message, value) in MESSAGES {
-        let mut from = 0;
-        while let Some(at) = key[from..].find(message) {
-            found.push((from + at, Code::new(*value, CodeSource::Message)));
-            from += at + message.len();
+    // A name inside a longer one is part of it (`E_PENDING` in `ERROR_DELETE_PENDING`).
+    let inside_another = |&(start, end, _): &(usize, usize, u32)| {
+        named
+            .iter()
+            .any(|&(s, e, _)| s <= start && end <= e && e - s > end - start)
+    };
+    for &(start, end, value) in named.iter().filter(|n| !inside_another(n)) {
+        found.push((start, Code::new(value, CodeSource::Explicit)));
+        if let Some(printed) = decimal_in_parentheses(&key[end..]) {
+            found.push((end, Code::new(printed, CodeSource::Explicit)));
         }
     }
+    found.extend(messages_in(key));
     found.sort_by_key(|(at, _)| *at);
     found
+}
+
+/// The system messages in a key: (position, code). A message found inside a longer one is the longer one's part
+/// (`Access is denied` in `Network access is denied`) and does not count.
+fn messages_in(key: &str) -> Vec<(usize, Code)> {
+    if !ANY_MESSAGE.is_match(key) {
+        return Vec::new();
+    }
+    let mut spans: Vec<(usize, usize, u32)> = Vec::new();
+    for (message, value) in MESSAGE_KEYS.iter() {
+        let mut from = 0;
+        while let Some(at) = key[from..].find(message.as_str()) {
+            let start = from + at;
+            spans.push((start, start + message.len(), *value));
+            from = start + message.len();
+        }
+    }
+    let inside_another = |(i, (start, end, _)): &(usize, &(usize, usize, u32))| {
+        spans
+            .iter()
+            .enumerate()
+            .any(|(j, (s, e, _))| j != *i && s <= start && end <= e && (e - s > end - start || j < *i))
+    };
+    spans
+        .iter()
+        .enumerate()
+        .filter(|span| !inside_another(span))
+        .map(|(_, (start, _, value))| (*start, Code::new(*value, CodeSource::Message)))
+        .collect()
 }
 
 /// Whether a constant name found at `start..end` of a key is that name and not part of another word: `hcs_e_x` is
@@ -326,6 +408,9 @@ fn name_stands_alone(key: &str, start: usize, end: usize) -> bool {
 
 /// A key with every constant name of [`NAMES`] taken out (`ERROR_SHARING_VIOLATION` says no word of its own).
 pub fn without_code_names(key: &str) -> String {
+    if !ANY_NAME.is_match(key) {
+        return key.to_string();
+    }
     LOWERCASE_NAMES
         .iter()
         .fold(key.to_string(), |key, (_, name)| key.replace(name.as_str(), ""))
@@ -461,7 +546,7 @@ mod tests {
 
     #[test]
     fn every_name_decodes_to_its_value_and_back() {
-        for (value, name) in NAMES {
+        for (value, name) in NAMES.iter() {
             let codes = codes_in(&key_of(&format!("failed: {name}")));
             assert_eq!(codes.len(), 1, "{name}: {codes:?}");
             assert_eq!(codes[0].1.value, *value, "{name}");

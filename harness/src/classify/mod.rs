@@ -28,6 +28,7 @@ mod paths;
 pub mod rules;
 pub mod stage;
 mod stream;
+pub mod table;
 pub mod unescape;
 
 #[cfg(test)]

@@ -32,7 +32,7 @@
 //! | `buildkitd-unreachable` | buildkitd-unreachable | a buildkit client cannot dial or lost buildkitd |
 //! | `exec-failed` | exec-failed | `kubectl exec` transport or runtime exec failures |
 //! | `rollout-timeout` | rollout-timeout | progress deadline exceeded, rollout wait timed out |
-//! | `step-timeout` | step-timeout | `context deadline exceeded`, `timed out waiting for the condition` |
+//! | `step-timeout` | step-timeout | `context deadline exceeded`, `timed out waiting for the condition`, unless the runtime reports it (shim task, HCS create/start) |
 //! | `cancelled` | cancelled | `context canceled`, gRPC `Canceled` |
 //!
 //! Step output (buildctl `#5 1.388 Access is denied.`) is the program's own output and never matched: a RUN step's
@@ -130,6 +130,17 @@ const BIND_FILTER_OR_HCS: &[Stage] = &[
 /// A kubelet pod volume path in key form (`c:\var\lib\kubelet\pods\<uid>\volumes\kubernetes.io~csi\...`).
 fn on_pod_volume(key: &str) -> bool {
     key.find("kubeletpods").is_some_and(|at| key[at..].contains("volumes"))
+}
+
+/// Stages at which the container runtime itself (containerd creating the shim task, HCS creating or starting the
+/// compute system) reports a failure: a deadline it gives up on is the runtime's failure, not the harness's step
+/// timing out.
+const INSIDE_THE_RUNTIME: &[Stage] = &[Stage::Shim, Stage::CreateContainer, Stage::Start];
+
+/// Whether a record reports a failure of the container runtime (see [`INSIDE_THE_RUNTIME`]) or of a named HCS
+/// operation (`hcsshim::System::Start: context deadline exceeded`).
+fn inside_the_runtime(f: &Facts) -> bool {
+    f.any_stage(INSIDE_THE_RUNTIME) || names_hcs_operation(f.key)
 }
 
 static SERVICE_EXISTS: LazyLock<Regex> =
@@ -359,7 +370,7 @@ pub const RULES: &[Rule] = &[
         class: Class::StepTimeout,
         priority: 45,
         stage: None,
-        test: |f| f.key_any(&["deadlineexceeded", "timedoutwaitingforthecondition"]),
+        test: |f| f.key_any(&["deadlineexceeded", "timedoutwaitingforthecondition"]) && !inside_the_runtime(f),
     },
     Rule {
         name: "cancelled",
@@ -647,6 +658,15 @@ mod tests {
                 Class::StepTimeout,
             ),
             ("failed to solve: context deadline exceeded", Class::StepTimeout),
+            // A deadline the runtime gave up on is the runtime's failure, not the step's timeout.
+            (
+                "failed to create containerd task: context deadline exceeded: unknown",
+                Class::Unknown,
+            ),
+            (
+                "container x encountered an error during hcsshim::System::Start: context deadline exceeded",
+                Class::Unknown,
+            ),
             ("error: failed to solve: Canceled: context canceled", Class::Cancelled),
             (
                 "error: unable to upgrade connection: container not found (\"buildkitd\")",

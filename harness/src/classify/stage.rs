@@ -177,8 +177,18 @@ pub const MARKERS: &[(&str, Stage)] = &[
     ("progressdeadline", Stage::Rollout),
 ];
 
-/// What may follow an `hcsshim::<Op>` name in a debug trace rather than a failure (`- succeeded`, `Flavour 1 ID`).
-const NOT_A_FAILURE_AFTER_OP: &[&str] = &["-succeeded", "succeeded", "flavour", "id=", "path=", "-begin", "-end"];
+/// What may follow an `hcsshim::<Op>` name in a debug trace rather than a failure (`- succeeded`, `Flavour 1 ID`,
+/// the legacy `hcsshim::NameToGuid Name <id>`).
+const NOT_A_FAILURE_AFTER_OP: &[&str] = &[
+    "-succeeded",
+    "succeeded",
+    "flavour",
+    "id=",
+    "path=",
+    "-begin",
+    "-end",
+    "nametoguidname",
+];
 
 /// Every stage marker in a key, in order of appearance: (position, stage). The last one is the innermost wrapper.
 pub fn chain_in(key: &str) -> Vec<(usize, Stage)> {
@@ -282,6 +292,12 @@ mod tests {
         assert!(!names_hcs_operation(&key_of("hcs:: 1")));
         assert!(!names_hcs_operation(&key_of(
             "hcsshim::PrepareLayer flavour 1 layerId x"
+        )));
+        assert!(!names_hcs_operation(&key_of(
+            "debug: hcsshim::NameToGuid Name f2d433fdd76df7c2b2b4d08ba346fe6388ba05ef1e2d4adf5d9c1c4a0dc2c867"
+        )));
+        assert!(names_hcs_operation(&key_of(
+            "hcsshim::NameToGuid - failed failed in Win32: Access is denied. (0x5)"
         )));
     }
 
