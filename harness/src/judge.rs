@@ -43,7 +43,7 @@ pub fn judge_against(case: &Case, observation: Observation, accepted: Option<&ac
     };
     if let Some(entry) = accepted
         && outcome.verdict.as_expected()
-        && !matches!(outcome.result, StepResult::Skipped { .. })
+        && outcome.result.observed()
         && !accepted::holds(entry, &outcome)
     {
         outcome.verdict = Verdict::Changed;

@@ -40,6 +40,19 @@ impl std::fmt::Display for StepResult {
 }
 
 impl StepResult {
+    /// Whether the step ran and something was seen (it was not skipped).
+    pub fn observed(&self) -> bool {
+        !matches!(self, StepResult::Skipped { .. })
+    }
+
+    /// Why the step did not run, if it was skipped.
+    pub fn skip_reason(&self) -> Option<&str> {
+        match self {
+            StepResult::Skipped { reason } => Some(reason),
+            _ => None,
+        }
+    }
+
     /// The failure class, if the step failed.
     pub fn class(&self) -> Option<Class> {
         match self {
@@ -299,6 +312,11 @@ impl Outcome {
         }
         outcome
     }
+}
+
+/// Whether any step of `lane` was observed among `outcomes` (a lane whose every step was skipped did not run).
+pub fn lane_ran(outcomes: &[Outcome], lane: Lane) -> bool {
+    outcomes.iter().any(|o| o.lane == lane && o.result.observed())
 }
 
 /// The exit code that a set of outcomes calls for: 3 when infrastructure failed anywhere (a run that could not look

@@ -88,7 +88,7 @@ fn fixed_in_run_five() -> Vec<Vec<Outcome>> {
 fn a_flip_is_reported_with_its_first_run_and_versions() {
     let (_dir, history) = loaded(&fixed_in_run_five());
     let report = history::report(&history, 30, Thresholds::default());
-    let cell = report.cells.iter().find(|c| c.case == CASE).unwrap();
+    let cell = report.cells.iter().find(|c| c.track.case == CASE).unwrap();
     let since = cell.no_longer_reproduces_since.as_ref().unwrap();
     assert_eq!(since.run, "run-05");
     assert_eq!(since.started, "2026-03-06T04:00:00Z");
@@ -139,10 +139,10 @@ fn an_alternating_cell_is_flaky_with_its_rate() {
         .collect();
     let (_dir, history) = loaded(&runs);
     let report = history::report(&history, 30, Thresholds::default());
-    let flaky = report.cells.iter().find(|c| c.step == "probe/hcs-layer").unwrap();
+    let flaky = report.cells.iter().find(|c| c.track.step == "probe/hcs-layer").unwrap();
     assert_eq!((flaky.window.observations, flaky.window.flips), (30, 29));
     assert!(flaky.window.flaky && flaky.window.rate == 1.0 && flaky.window.low > 0.85);
-    let steady = report.cells.iter().find(|c| c.step == "rollout").unwrap();
+    let steady = report.cells.iter().find(|c| c.track.step == "rollout").unwrap();
     assert!(!steady.window.flaky && steady.window.flips == 0);
     let markdown = history::render(&history, View::Cells, 30, false);
     assert!(
@@ -249,7 +249,7 @@ fn simulated_outcomes_never_appear_as_real_evidence() {
         report
             .cells
             .iter()
-            .all(|c| c.evidence == Evidence::Real && c.step == "rollout")
+            .all(|c| c.track.evidence == Evidence::Real && c.track.step == "rollout")
     );
     assert_eq!(report.simulated.len(), 2);
     let alerts = history::alerts(&report, Thresholds::default());

@@ -98,13 +98,7 @@ fn run(case: &Case, context: &Context) -> Result<Completion, Failed> {
         })
         .collect();
     // A case whose every step was skipped did not run here: ignored, with the reason, never passed.
-    let skips: Vec<&str> = outcomes
-        .iter()
-        .filter_map(|o| match &o.result {
-            harness::outcome::StepResult::Skipped { reason } => Some(reason.as_str()),
-            _ => None,
-        })
-        .collect();
+    let skips: Vec<&str> = outcomes.iter().filter_map(|o| o.result.skip_reason()).collect();
     if unexpected.is_empty() && !outcomes.is_empty() && skips.len() == outcomes.len() {
         Ok(Completion::ignored_with(skips[0].to_owned()))
     } else if unexpected.is_empty() {

@@ -4,7 +4,7 @@
 //! everywhere. Sources: hcsshim v0.11.7 (containerd 1.7.29's) `internal/jobcontainers/{jobcontainer,storage,mounts,
 //! env,logon}.go`; the same lines in v0.14.1.
 
-use crate::args::{BindArgs, Command, InSiloArgs, LayerArgs, Token};
+use crate::args::{Command, InSiloArgs, Token};
 use crate::report::Options;
 
 /// `defaultSiloRootfsLocation` (storage.go:27): where the container's volume is bound for the silo.
@@ -84,8 +84,8 @@ pub fn parse_environment_block(block: &[u16]) -> Vec<String> {
 /// The `options` object for a command.
 pub fn options(command: &Command) -> Option<Options> {
     match command {
-        Command::Bind(a) => Some(bind_options(a)),
-        Command::Layer(a) => Some(layer_options(a)),
+        Command::Bind(a) => Some(mount_options(a.read_only, a.enable_privileges)),
+        Command::Layer(a) => Some(mount_options(a.read_only, a.enable_privileges)),
         Command::InSilo(a) => Some(in_silo_options(a)),
         Command::AsSystem(a) => Some(Options {
             as_system_args: Some(a.args.clone()),
@@ -95,29 +95,13 @@ pub fn options(command: &Command) -> Option<Options> {
     }
 }
 
-fn bind_options(a: &BindArgs) -> Options {
+/// `bind`'s and `layer`'s options: both mount read-write unless told otherwise.
+fn mount_options(read_only: bool, enable_privileges: bool) -> Options {
     Options {
-        read_only: Some(a.read_only),
-        enable_privileges: Some(a.enable_privileges),
+        read_only: Some(read_only),
+        enable_privileges: Some(enable_privileges),
         // buildkit's mount is read-write: the seed's read-only default is the departure.
-        departures: if a.read_only {
-            vec!["--ro".to_owned()]
-        } else {
-            Vec::new()
-        },
-        ..Options::default()
-    }
-}
-
-fn layer_options(a: &LayerArgs) -> Options {
-    Options {
-        read_only: Some(a.read_only),
-        enable_privileges: Some(a.enable_privileges),
-        departures: if a.read_only {
-            vec!["--ro".to_owned()]
-        } else {
-            Vec::new()
-        },
+        departures: if read_only { vec!["--ro".to_owned()] } else { Vec::new() },
         ..Options::default()
     }
 }

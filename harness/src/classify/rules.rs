@@ -114,18 +114,9 @@ const TOUCHING_LAYERS: &[Stage] = &[
     Stage::Extract,
 ];
 
-/// Stages at which an invalid parameter comes from the bind filter, a layer call or HCS (not from HNS or a CLI).
-const BIND_FILTER_OR_HCS: &[Stage] = &[
-    Stage::Mount,
-    Stage::Activate,
-    Stage::Prepare,
-    Stage::GetMountPath,
-    Stage::Bind,
-    Stage::Extract,
-    Stage::Scratch,
-    Stage::CreateContainer,
-    Stage::Start,
-];
+/// Stages at which HCS makes or starts the compute system (beside the layer stages, where an invalid parameter comes
+/// from the bind filter, a layer call or HCS: not from HNS or a CLI).
+const COMPUTE_SYSTEM: &[Stage] = &[Stage::Scratch, Stage::CreateContainer, Stage::Start];
 
 /// A kubelet pod volume path in key form (`c:\var\lib\kubelet\pods\<uid>\volumes\kubernetes.io~csi\...`).
 fn on_pod_volume(key: &str) -> bool {
@@ -226,7 +217,10 @@ pub const RULES: &[Rule] = &[
         class: Class::InvalidParameter,
         priority: 95,
         stage: None,
-        test: |f| f.win32_in(&[0x57]) && (f.any_stage(BIND_FILTER_OR_HCS) || names_hcs_operation(f.key)),
+        test: |f| {
+            f.win32_in(&[0x57])
+                && (f.any_stage(TOUCHING_LAYERS) || f.any_stage(COMPUTE_SYSTEM) || names_hcs_operation(f.key))
+        },
     },
     Rule {
         name: "mount-source-unresolved",

@@ -253,11 +253,7 @@ fn accepted_outcomes(scenarios: &[Arc<crate::scenario::Loaded>]) -> Result<accep
 fn lanes_that_ran_nothing(required: &[Lane], outcomes: &[outcome::Outcome]) -> Vec<String> {
     required
         .iter()
-        .filter(|lane| {
-            !outcomes
-                .iter()
-                .any(|o| o.lane == **lane && !matches!(o.result, outcome::StepResult::Skipped { .. }))
-        })
+        .filter(|lane| !outcome::lane_ran(outcomes, **lane))
         .map(|lane| lane.to_string())
         .collect()
 }

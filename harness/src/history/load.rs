@@ -41,7 +41,8 @@ pub struct Entry {
 
 /// A step of a case on a lane, from one kind of evidence: simulated results are a track of their own, never mixed
 /// with real ones.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Track {
     pub case: String,
     pub scenario: String,

@@ -44,7 +44,7 @@ fn percent(rate: f64) -> String {
 }
 
 fn cell_name(cell: &CellReport) -> String {
-    format!("`{}` · {} · `{}`", cell.case, cell.lane, cell.step)
+    format!("`{}` · {} · `{}`", cell.track.case, cell.track.lane, cell.track.step)
 }
 
 /// The per-cell report: what changed in the newest run, what no longer reproduces, what is not as expected, what is
@@ -212,9 +212,9 @@ fn table(out: &mut String, cells: &[CellReport]) {
         let _ = writeln!(
             out,
             "| `{}` | {} | `{}` | {} | {} | {} | {} | {} | {}/{} | {} ({}–{}){} |",
-            cell_text(&cell.case),
-            cell.lane,
-            cell_text(&cell.step),
+            cell_text(&cell.track.case),
+            cell.track.lane,
+            cell_text(&cell.track.step),
             verdict,
             cell.streak,
             short(&cell.since),

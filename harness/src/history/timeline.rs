@@ -219,12 +219,9 @@ pub fn wilson(successes: usize, trials: usize) -> (f64, f64) {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CellReport {
-    pub case: String,
-    pub scenario: String,
-    pub lane: Lane,
-    pub variant: String,
-    pub step: String,
-    pub evidence: Evidence,
+    /// Which step of which case, and from which evidence.
+    #[serde(flatten)]
+    pub track: Track,
     /// The newest run that observed the step (skipped runs aside).
     pub current: Option<RunRef>,
     /// The newest run with this step at all (skipped included).
@@ -301,6 +298,7 @@ pub fn report(history: &History, window: usize, thresholds: Thresholds) -> Repor
         }
     }
     let order = |a: &CellReport, b: &CellReport| {
+        let (a, b) = (&a.track, &b.track);
         (&a.scenario, &a.case, a.lane, &a.step).cmp(&(&b.scenario, &b.case, b.lane, &b.step))
     };
     cells.sort_by(order);
@@ -338,12 +336,7 @@ fn cell_report(history: &History, track: &Track, gathered: &Gathered, newest: us
         .collect();
     let current_verdict = gathered.current.map(|m| m.entry.verdict);
     Some(CellReport {
-        case: track.case.clone(),
-        scenario: track.scenario.clone(),
-        lane: track.lane,
-        variant: track.variant.clone(),
-        step: track.step.clone(),
-        evidence: track.evidence,
+        track: track.clone(),
         current: reference(gathered.current),
         latest,
         streak: gathered.streak,
@@ -465,9 +458,9 @@ fn alert(cell: &CellReport, thresholds: Thresholds) -> Option<Alert> {
     };
     Some(Alert {
         change,
-        case: cell.case.clone(),
-        lane: cell.lane,
-        step: cell.step.clone(),
+        case: cell.track.case.clone(),
+        lane: cell.track.lane,
+        step: cell.track.step.clone(),
         about,
         now,
         streak: cell.streak,

@@ -178,15 +178,6 @@ pub fn write_html_with_history(
     replace(&dir.join("report.html"), html(outcomes, Some(&drawn)).as_bytes())
 }
 
-/// Writes every report of `outcomes` into `dir` at once (for a run that is already over).
-pub fn write_all(dir: &Path, outcomes: &[Outcome]) -> std::io::Result<Vec<PathBuf>> {
-    let mut reporters = Reporters::for_run(dir, false)?;
-    for outcome in outcomes {
-        reporters.outcome(outcome)?;
-    }
-    reporters.finish(outcomes)
-}
-
 /// Writes `bytes` to a new file beside `path` and renames it over `path`: a symlink at `path` is replaced, never
 /// followed, and a reader never sees half a report.
 fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

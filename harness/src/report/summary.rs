@@ -54,31 +54,22 @@ pub fn what_ran(outcomes: &[Outcome]) -> String {
         if of_lane.is_empty() {
             continue;
         }
-        let observed = |o: &&&Outcome| !matches!(o.result, crate::outcome::StepResult::Skipped { .. });
-        let simulated = of_lane
-            .iter()
-            .filter(observed)
-            .all(|o| o.evidence == Evidence::Simulated);
-        match of_lane.iter().find(observed) {
-            Some(_) if simulated => parts.push(format!("{lane} ran, on a simulated node")),
-            Some(_) => parts.push(format!("{lane} ran")),
-            None => {
-                let reason = of_lane.iter().find_map(|o| match &o.result {
-                    crate::outcome::StepResult::Skipped { reason } => Some(reason.as_str()),
-                    _ => None,
-                });
-                parts.push(format!(
-                    "{lane} did not run ({})",
-                    reason.unwrap_or("every step skipped")
-                ));
-            }
+        let observed: Vec<&&Outcome> = of_lane.iter().filter(|o| o.result.observed()).collect();
+        if observed.is_empty() {
+            let reason = of_lane.iter().find_map(|o| o.result.skip_reason());
+            parts.push(format!(
+                "{lane} did not run ({})",
+                reason.unwrap_or("every step skipped")
+            ));
+        } else if observed.iter().all(|o| o.evidence == Evidence::Simulated) {
+            parts.push(format!("{lane} ran, on a simulated node"));
+        } else {
+            parts.push(format!("{lane} ran"));
         }
     }
-    let windows = outcomes.iter().any(|o| {
-        o.lane != crate::words::Lane::Offline
-            && o.evidence == Evidence::Real
-            && !matches!(o.result, crate::outcome::StepResult::Skipped { .. })
-    });
+    let windows = outcomes
+        .iter()
+        .any(|o| o.lane != crate::words::Lane::Offline && o.evidence == Evidence::Real && o.result.observed());
     let suffix = if windows { "" } else { "; nothing ran on Windows" };
     format!("{}{suffix}", parts.join("; "))
 }

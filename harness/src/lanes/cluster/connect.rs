@@ -114,7 +114,11 @@ pub async fn check(name: &str, allowed: &[String], request_timeout: Duration) ->
 
 /// A client for `target`, with connection and request timeouts.
 pub async fn client(target: &Target) -> Result<Client, Error> {
-    let kubeconfig = read_kubeconfig()?;
+    client_from(read_kubeconfig()?, target).await
+}
+
+/// A client for `target` from a kubeconfig already read.
+async fn client_from(kubeconfig: Kubeconfig, target: &Target) -> Result<Client, Error> {
     let options = KubeConfigOptions {
         context: Some(target.name.clone()),
         ..KubeConfigOptions::default()
@@ -175,7 +179,7 @@ async fn is_testbed(target: &Target, kubeconfig: &Kubeconfig) -> Result<bool, Er
     if !server(kubeconfig, &target.name).is_some_and(|s| testbed_servers.contains(&s.as_str())) {
         return Ok(false);
     }
-    let client = client(target).await?;
+    let client = client_from(kubeconfig.clone(), target).await?;
     let (namespace, name, key) = MARKER;
     let found = bounded(
         target.request_timeout,
