@@ -324,7 +324,7 @@ fn render_prints_the_seed_daemonset() {
     let yaml = String::from_utf8(output.stdout).unwrap();
     for field in [
         "name: buildkitd-windows",
-        "namespace: buildkit",
+        "namespace: harness-manual-",
         "kubernetes.io/os: windows",
         "hostProcess: true",
         "runAsUserName: NT AUTHORITY\\SYSTEM",
@@ -564,16 +564,38 @@ fn images_are_one_word() {
 }
 
 #[test]
-fn the_daemonset_names_its_own_namespace_and_one_endpoint() {
+fn the_daemonset_has_a_name_and_one_endpoint_and_deploys_into_the_runs_namespace() {
     let seed = seed_daemonset();
-    rejects_daemonset(
-        &seed.replace("namespace: buildkit", "namespace: kube-system"),
-        "one of the cluster's own namespaces",
-    );
-    rejects_daemonset(
-        &seed.replace("  namespace: buildkit\n", ""),
-        "has no metadata.namespace",
-    );
+    // Whatever namespace the manifest names, or none, the case deploys into one of the run's own.
+    for manifest in [
+        seed.replace("namespace: buildkit", "namespace: kube-system"),
+        seed.replace("  namespace: buildkit\n", ""),
+    ] {
+        let (dir, file) = scratch(self::seed().as_bytes());
+        std::fs::write(
+            dir.path().join("fixtures/daemonsets/buildkitd-hostprocess.yaml"),
+            manifest,
+        )
+        .unwrap();
+        let output = harness()
+            .args(["render", "--variant", "reproduction"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !stdout.contains("kube-system") && !stdout.contains("namespace: buildkit\n"),
+            "{stdout}"
+        );
+        assert_eq!(stdout.matches("namespace: harness-manual-").count(), 1, "{stdout}");
+        assert!(stdout.contains("  name: harness-manual-"), "{stdout}");
+    }
     rejects_daemonset(
         &seed.replace("namespace: buildkit", "namespace: Bad_NS/../kube-system"),
         "is not a valid namespace name",

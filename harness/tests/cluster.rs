@@ -35,8 +35,38 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// The command `harness run --lane cluster --context harness-testbed` for the seed scenario, reports into `out`.
-fn cluster_lane(kubeconfig: &Path, out: &Path) -> Command {
+/// The namespaces of run `run_id` on the test bed (by the harness's run label).
+fn namespaces_of(kubeconfig: &Path, run_id: &str) -> String {
+    let selector = format!("harness/run-id={run_id}");
+    let listed = kubectl(kubeconfig, &["get", "namespaces", "-l", &selector, "-o", "name"]);
+    String::from_utf8_lossy(&listed.stdout).into_owned()
+}
+
+/// The namespace run `run_id` deploys the seed's `variant` into, as `harness render` names it.
+fn rendered_namespace(run_id: &str, variant: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(repository())
+        .args([
+            "render",
+            "scenarios/buildkit-6590.yaml",
+            "--variant",
+            variant,
+            "--run-id",
+            run_id,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("namespace: "))
+        .unwrap();
+    line.trim_start().trim_start_matches("namespace: ").to_owned()
+}
+
+/// The command `harness run --lane cluster --context harness-testbed --run-id RUN_ID` for the seed scenario, reports
+/// into `out`.
+fn cluster_lane(kubeconfig: &Path, run_id: &str, out: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
     command
         .current_dir(repository())
@@ -48,6 +78,8 @@ fn cluster_lane(kubeconfig: &Path, out: &Path) -> Command {
             "cluster",
             "--context",
             "harness-testbed",
+            "--run-id",
+            run_id,
             "scenarios/buildkit-6590.yaml",
             "--out",
         ])
@@ -56,9 +88,9 @@ fn cluster_lane(kubeconfig: &Path, out: &Path) -> Command {
 }
 
 /// `harness run --lane cluster --context harness-testbed`: its exit code and outcomes.
-fn run_cluster_lane(kubeconfig: &Path) -> (Option<i32>, Vec<Value>) {
+fn run_cluster_lane(kubeconfig: &Path, run_id: &str) -> (Option<i32>, Vec<Value>) {
     let out = tempfile::tempdir().unwrap();
-    let output = cluster_lane(kubeconfig, out.path()).output().unwrap();
+    let output = cluster_lane(kubeconfig, run_id, out.path()).output().unwrap();
     let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
     (
         output.status.code(),
@@ -74,7 +106,8 @@ fn find<'a>(outcomes: &'a [Value], variant: &str, step: &str) -> Result<&'a Valu
 }
 
 fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
-    let (code, outcomes) = run_cluster_lane(kubeconfig);
+    let run_id = "test-deploys";
+    let (code, outcomes) = run_cluster_lane(kubeconfig, run_id);
     if code != Some(0) {
         return Err(format!("exit {code:?}: {outcomes:#?}").into());
     }
@@ -98,18 +131,25 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     if probe["code"] != "0x80070005" || probe["observed"]["containerd"] != "1.7.29" {
         return Err(format!("the probe's code or the observed environment is wrong: {probe:#}").into());
     }
-    let namespace = kubectl(
-        kubeconfig,
-        &["get", "namespace", "buildkit", "--ignore-not-found", "-o", "name"],
-    );
-    if !namespace.stdout.is_empty() {
-        return Err("teardown left the namespace behind".into());
+    let namespaces: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| o["detail"]["namespace"].as_str())
+        .collect();
+    if namespaces.len() < 4 || !namespaces.iter().all(|n| n.starts_with("harness-test-deploys-")) {
+        return Err(format!("the steps do not name the run's own namespaces: {namespaces:?}").into());
+    }
+    let left = namespaces_of(kubeconfig, run_id);
+    if !left.is_empty() {
+        return Err(format!("teardown left namespaces behind: {left}").into());
     }
     Ok(())
 }
 
 fn refuses_a_namespace_it_did_not_make(kubeconfig: &Path) -> Result<(), Failed> {
-    let created = kubectl(kubeconfig, &["create", "namespace", "buildkit"]);
+    let run_id = "test-foreign";
+    // Someone made the namespace this run's reproduction would claim, before the run.
+    let namespace = rendered_namespace(run_id, "reproduction");
+    let created = kubectl(kubeconfig, &["create", "namespace", &namespace]);
     if !created.status.success() {
         return Err(format!(
             "cannot create the foreign namespace: {}",
@@ -117,10 +157,10 @@ fn refuses_a_namespace_it_did_not_make(kubeconfig: &Path) -> Result<(), Failed> 
         )
         .into());
     }
-    let (code, outcomes) = run_cluster_lane(kubeconfig);
-    let daemonsets = kubectl(kubeconfig, &["get", "daemonsets", "-n", "buildkit", "-o", "name"]);
-    let still_there = kubectl(kubeconfig, &["get", "namespace", "buildkit", "-o", "name"]);
-    kubectl(kubeconfig, &["delete", "namespace", "buildkit", "--wait=true"]);
+    let (code, outcomes) = run_cluster_lane(kubeconfig, run_id);
+    let daemonsets = kubectl(kubeconfig, &["get", "daemonsets", "-n", &namespace, "-o", "name"]);
+    let still_there = kubectl(kubeconfig, &["get", "namespace", &namespace, "-o", "name"]);
+    kubectl(kubeconfig, &["delete", "namespace", &namespace, "--wait=true"]);
     let rollout = find(&outcomes, "reproduction", "rollout")?;
     if code != Some(3)
         || rollout["verdict"] != "infra-error"
@@ -182,20 +222,15 @@ fn janitor_removes_only_what_the_harness_made(kubeconfig: &Path) -> Result<(), F
 
 /// Ctrl-C in the middle of a case: exit 130, and the namespace the run made is gone.
 fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-interrupted";
     let out = tempfile::tempdir().unwrap();
-    let mut child = cluster_lane(kubeconfig, out.path())
+    let mut child = cluster_lane(kubeconfig, run_id, out.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while kubectl(
-        kubeconfig,
-        &["get", "namespace", "buildkit", "--ignore-not-found", "-o", "name"],
-    )
-    .stdout
-    .is_empty()
-    {
+    while namespaces_of(kubeconfig, run_id).is_empty() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
@@ -209,17 +244,9 @@ fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
         .unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let left = kubectl(
-        kubeconfig,
-        &["get", "namespace", "buildkit", "--ignore-not-found", "-o", "name"],
-    );
-    if output.status.code() != Some(130) || !left.stdout.is_empty() {
-        return Err(format!(
-            "exit {:?}, namespace left: {}\n{stderr}",
-            output.status.code(),
-            !left.stdout.is_empty()
-        )
-        .into());
+    let left = namespaces_of(kubeconfig, run_id);
+    if output.status.code() != Some(130) || !left.is_empty() {
+        return Err(format!("exit {:?}, namespaces left: {left}\n{stderr}", output.status.code()).into());
     }
     Ok(())
 }
@@ -304,7 +331,7 @@ fn main() -> std::process::ExitCode {
             })
         })
         .collect();
-    // The tests share the test bed's `buildkit` namespace: one at a time.
+    // The tests share the simulated node's services and files: one at a time.
     libtest_mimic::run(
         &Arguments {
             test_threads: Some(1),

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 
 /// How long a whole `harness run` may take before the test kills it and fails.
 const DEADLINE: Duration = Duration::from_secs(60);
-const NAMESPACE: &str = "/api/v1/namespaces/buildkit";
+/// The route of a run's own namespace (`harness-<run>-<case hash>`): `is` matches any such name in its place.
+const NAMESPACE: &str = "/api/v1/namespaces/harness-*";
 const NODES: &str = "/api/v1/nodes";
 
 /// What the fake API server does with one request.
@@ -154,7 +155,13 @@ fn reason_phrase(status: u16) -> &'static str {
 
 /// Whether `path` (which may carry a query) is `route`.
 fn is(path: &str, route: &str) -> bool {
-    path.split('?').next() == Some(route)
+    let path = path.split('?').next().unwrap_or_default();
+    match route.strip_suffix('*') {
+        Some(prefix) => path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/')),
+        None => path == route,
+    }
 }
 
 /// A Kubernetes `Status` failure.
@@ -218,7 +225,7 @@ fn namespace(labels: Value) -> Reply {
             "kind": "Namespace",
             "apiVersion": "v1",
             "metadata": {
-                "name": "buildkit",
+                "name": "harness-faults-term-00000000",
                 "uid": "7c1f5a2e-0000-4000-8000-000000000002",
                 "resourceVersion": "2",
                 "labels": labels,
@@ -615,14 +622,16 @@ fn malformed_run_id_is_refused_before_connecting() {
 /// the namespace's deletion it lists no namespaces.
 fn claimable(method: &str, path: &str) -> Reply {
     match method {
-        "GET" if is(path, NAMESPACE) => status(404, "NotFound", "namespaces \"buildkit\" not found"),
+        "GET" if is(path, NAMESPACE) => {
+            status(404, "NotFound", "namespaces \"harness-faults-term-00000000\" not found")
+        }
         "POST" if is(path, "/api/v1/namespaces") => Reply::Json(
             201,
             json!({
                 "kind": "Namespace",
                 "apiVersion": "v1",
                 "metadata": {
-                    "name": "buildkit",
+                    "name": "harness-faults-term-00000000",
                     "uid": "7c1f5a2e-0000-4000-8000-000000000003",
                     "resourceVersion": "3",
                     "labels": { "app.kubernetes.io/managed-by": "harness", "harness/run-id": "faults-term" },

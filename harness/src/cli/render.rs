@@ -28,6 +28,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
+    if let Err(message) = super::run::check_run_id(&args.run_id) {
+        errln!(
+            "error: --run-id `{}` {message}\n  help: use lower-case letters, digits and dashes",
+            args.run_id
+        );
+        return Exit::InvalidInput;
+    }
     let loaded = match scenario::load(&args.scenario) {
         Ok(loaded) => loaded,
         Err(error) => return super::invalid(error),

@@ -38,15 +38,22 @@ impl Manifests {
     }
 }
 
+/// The namespace a case of a run deploys into: `harness-<run>-<hash of the case's name>`, at most 57 characters (a
+/// run id has at most 40), the same for the same run and case, and different for every other.
+pub fn namespace_for(run_id: &str, case: &Case) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(case.name().as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("harness-{run_id}-{hash}")
+}
+
 /// Renders `case` for the run `run_id`, with `overrides` for its parameters.
 pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -> Manifests {
     let loaded = &case.loaded;
     let mut daemonset = loaded.daemonset.clone();
-    let namespace_name = daemonset
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".to_owned());
+    // The manifest's namespace is replaced by the run's own: runs never collide, and nothing lands in a namespace
+    // the harness did not make.
+    let namespace_name = namespace_for(run_id, case);
     daemonset.metadata.namespace = Some(namespace_name.clone());
     let labels = BTreeMap::from([
         (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
