@@ -16,7 +16,9 @@ param(
     [Parameter(Mandatory)][string]$RunId,
     [Parameter(Mandatory)][string]$Out,
     [string]$Context = 'k0s-windows',
-    [string]$Scenarios = 'scenarios/'
+    [string]$Scenarios = 'scenarios/',
+    # The builds' client: image.ps1 builds it from the same buildkit source as the buildkitd under test.
+    [string]$Buildctl = (Join-Path $env:RUNNER_TEMP 'nightly/buildkit-bin/buildctl.exe')
 )
 
 Set-StrictMode -Version Latest
@@ -37,6 +39,9 @@ Write-Phase 'The harness (a no-op build when image.ps1 built it already)'
 $harness = (Resolve-Path 'target/release/harness.exe').Path
 # The host lane runs bindprobe on this runner, natively and in a silo it makes.
 $env:BINDPROBE = (Resolve-Path 'target/release/bindprobe.exe').Path
+# The cluster lane sends each build to the workload's buildkitd with buildctl.
+if (-not (Test-Path -LiteralPath $Buildctl -PathType Leaf)) { throw "buildctl.exe is not at $Buildctl: the image phase did not finish" }
+$env:BUILDCTL = (Resolve-Path -LiteralPath $Buildctl).Path
 New-Item -ItemType Directory -Force -Path $Out | Out-Null
 if (-not $env:KUBECONFIG) { throw 'KUBECONFIG is not set: the cluster-up phase did not finish' }
 

@@ -64,13 +64,29 @@ fn rendered_namespace(run_id: &str, variant: &str) -> String {
     line.trim_start().trim_start_matches("namespace: ").to_owned()
 }
 
+/// The test bed's buildctl (`bin.buildctl` of its status).
+fn buildctl() -> String {
+    let output = Command::new(repository().join("fixtures/testbed/testbed"))
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    status["bin"]["buildctl"].as_str().unwrap_or_default().to_owned()
+}
+
 /// The command `harness run --lane cluster --context harness-testbed --run-id RUN_ID` for the seed scenario, reports
 /// into `out`.
 fn cluster_lane(kubeconfig: &Path, run_id: &str, out: &Path) -> Command {
+    scenario_on_cluster_lane(kubeconfig, run_id, "scenarios/buildkit-6590.yaml", out)
+}
+
+/// The command `harness run --lane cluster --context harness-testbed --run-id RUN_ID SCENARIO`, reports into `out`.
+fn scenario_on_cluster_lane(kubeconfig: &Path, run_id: &str, scenario: &str, out: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
     command
         .current_dir(repository())
         .env("KUBECONFIG", kubeconfig)
+        .env("BUILDCTL", buildctl())
         .arg("run");
     command
         .args([
@@ -80,7 +96,7 @@ fn cluster_lane(kubeconfig: &Path, run_id: &str, out: &Path) -> Command {
             "harness-testbed",
             "--run-id",
             run_id,
-            "scenarios/buildkit-6590.yaml",
+            scenario,
             "--out",
         ])
         .arg(out);
@@ -120,6 +136,8 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
         ("reproduction", "teardown", "passed"),
         ("workaround", "rollout", "passed"),
         ("workaround", "service", "skipped"),
+        // The seed's build is a Windows one and has no Linux twin: the simulated node cannot build it.
+        ("workaround", "build/hello", "skipped"),
         ("workaround", "teardown", "passed"),
     ] {
         let outcome = find(&outcomes, variant, step)?;
@@ -141,6 +159,60 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     let left = namespaces_of(kubeconfig, run_id);
     if !left.is_empty() {
         return Err(format!("teardown left namespaces behind: {left}").into());
+    }
+    Ok(())
+}
+
+/// Builds go to the workload's endpoint (the pod's node address and the scenario's port), where the test bed's real
+/// buildkitd answers: one twin builds, one fails at its RUN step; the logs are kept as evidence, the version observed.
+fn builds_reach_the_workloads_buildkitd(kubeconfig: &Path) -> Result<(), Failed> {
+    let out = tempfile::tempdir().unwrap();
+    let scenario = "harness/tests/scenarios/testbed-builds.yaml";
+    let output = scenario_on_cluster_lane(kubeconfig, "test-builds", scenario, out.path())
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    if output.status.code() != Some(0) {
+        return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
+    }
+    for (step, verdict, class) in [
+        ("build/hello", "passed", Value::Null),
+        ("build/broken", "reproduced", Value::from("run-step-failed")),
+    ] {
+        let outcome = find(&outcomes, "reproduction", step)?;
+        let log = out.path().join(outcome["detail"]["log"].as_str().unwrap_or("-"));
+        let kept = std::fs::read_to_string(&log).unwrap_or_default();
+        if outcome["verdict"] != verdict
+            || outcome["class"] != class
+            || outcome["evidence"] != "simulated"
+            || outcome["observed"]["buildkit"] != "v0.28.0"
+            || outcome["detail"]["endpoint"] != "tcp://127.0.0.1:1234"
+            || !kept.contains("[internal] load build definition from Dockerfile")
+        {
+            return Err(format!("{step}: {outcome:#}\nlog {}:\n{kept}", log.display()).into());
+        }
+    }
+    Ok(())
+}
+
+/// A buildkitd that does not answer is `buildkitd-unreachable`, an infrastructure class: the run exits 3.
+fn an_unreachable_buildkitd_is_infrastructure(kubeconfig: &Path) -> Result<(), Failed> {
+    let out = tempfile::tempdir().unwrap();
+    let scenario = "harness/tests/scenarios/testbed-unreachable.yaml";
+    let output = scenario_on_cluster_lane(kubeconfig, "test-unreachable", scenario, out.path())
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let build = find(&outcomes, "reproduction", "build/hello")?;
+    let teardown = find(&outcomes, "reproduction", "teardown")?;
+    if output.status.code() != Some(3)
+        || build["class"] != "buildkitd-unreachable"
+        || build["verdict"] != "infra-error"
+        || teardown["verdict"] != "passed"
+    {
+        return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
     }
     Ok(())
 }
@@ -305,8 +377,16 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 5] = [
+    let tests: [(&str, Test); 7] = [
         ("cluster::deploys_probes_and_tears_down", deploys_probes_and_tears_down),
+        (
+            "cluster::builds_reach_the_workloads_buildkitd",
+            builds_reach_the_workloads_buildkitd,
+        ),
+        (
+            "cluster::an_unreachable_buildkitd_is_infrastructure",
+            an_unreachable_buildkitd_is_infrastructure,
+        ),
         (
             "cluster::refuses_a_namespace_it_did_not_make",
             refuses_a_namespace_it_did_not_make,

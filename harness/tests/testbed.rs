@@ -835,6 +835,7 @@ fn up_twice_then_down_leaves_nothing() -> TestResult {
         ("TESTBED_RUN_DIR", run.display().to_string()),
         ("TESTBED_CONTEXT", "harness-testbed-lifecycle".to_owned()),
         ("TESTBED_BUILDKIT_PORT", free_port().to_string()),
+        ("TESTBED_WORKLOAD_PORT", free_port().to_string()),
     ];
     let testbed = |args: &[&str]| {
         let mut cmd = Command::new(testbed_script());

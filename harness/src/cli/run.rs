@@ -126,6 +126,7 @@ pub fn run(args: Args) -> Exit {
         overrides,
         cluster,
         ledger: cluster::Ledger::default(),
+        out: Some(args.out.clone()),
     };
     let accepted = match args.check.then(|| accepted_outcomes(&scenarios)).transpose() {
         Ok(accepted) => accepted.unwrap_or_default(),

@@ -3,6 +3,7 @@
 use crate::words::Lane;
 
 pub mod cluster;
+pub mod evidence;
 pub mod host;
 pub mod offline;
 pub mod probe;
@@ -25,6 +26,15 @@ pub struct Context {
     pub cluster: Option<cluster::Target>,
     /// What this run made on the cluster and has not removed yet: what an interruption tears down.
     pub ledger: cluster::Ledger,
+    /// The run's output folder, where steps keep their evidence files (`evidence/`); none: nothing is kept.
+    pub out: Option<std::path::PathBuf>,
+}
+
+impl Context {
+    /// The evidence folder of `case`, created; none when the run keeps no files or the folder cannot be made.
+    pub fn evidence_folder(&self, case: &Case) -> Option<evidence::Folder> {
+        evidence::Folder::of(self.out.as_ref()?, case).ok()
+    }
 }
 
 /// Why `lane` cannot run here for `case`, or `None` when it can.

@@ -36,9 +36,12 @@ pub const NO_SERVICE: &str = "this variant registers no service";
 pub const SIMULATED_SERVICE: &str =
     "a simulated node runs no container command, so nothing registered the service (run on a real Windows node)";
 
-/// Builds through the cluster lane.
-pub const BUILDS_NOT_BUILT: &str =
-    "sending builds to the workload's buildkitd through the cluster lane is not built yet";
+/// A Windows build on a simulated node, without a Linux twin.
+pub const BUILD_WITHOUT_TWIN: &str = "the node is simulated and its buildkitd is Linux, so this Windows build cannot \
+     run there; give the build a Linux `twin` for the test bed, or run on a real Windows node";
+
+/// The cluster lane's build client is missing.
+pub const NO_BUILDCTL: &str = "buildctl (buildkit's client) was not found";
 
 /// A layer probe that names the newest snapshot, on a cluster.
 pub const LATEST_SNAPSHOT_NOT_BUILT: &str =

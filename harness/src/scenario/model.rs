@@ -205,6 +205,21 @@ pub struct Build {
     pub platform: String,
     /// How long the build may take, e.g. `10m`.
     pub timeout: String,
+    /// A Linux build the test bed sends in this one's place: its Windows node is simulated and its buildkitd is
+    /// Linux, so a Windows context cannot build there. Used only on a simulated node; its outcomes stay simulated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin: Option<Twin>,
+}
+
+/// The Linux stand-in of a build on the test bed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Twin {
+    /// The build context folder, relative to the repository root, inside `fixtures/`.
+    pub context: String,
+    /// The Dockerfile, relative to the context.
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: String,
 }
 
 fn default_dockerfile() -> String {

@@ -113,16 +113,15 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     }
     for (build_name, build) in &scenario.builds {
         name(c, &["builds", &format!("@{build_name}")], build_name);
-        if let Some(context) = fixture_path(c, &["builds", build_name, "context"], root, &build.context) {
-            if !context.is_dir() {
-                c.at(
-                    &["builds", build_name, "context"],
-                    format!("build context `{}` is not a folder", build.context),
-                    "point at a folder under fixtures/builds/",
-                );
-            } else {
-                dockerfile(c, build_name, &context, build);
-            }
+        build_context(c, &["builds", build_name], root, &build.context, &build.dockerfile);
+        if let Some(twin) = &build.twin {
+            build_context(
+                c,
+                &["builds", build_name, "twin"],
+                root,
+                &twin.context,
+                &twin.dockerfile,
+            );
         }
         if !PLATFORM.is_match(&build.platform) {
             c.at(
@@ -138,31 +137,44 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     checks.problems
 }
 
-/// The Dockerfile of a build: a relative path that stays inside its build context, naming a regular file there.
-fn dockerfile(c: &mut Checks, build_name: &str, context: &Path, build: &crate::scenario::model::Build) {
-    let at = ["builds", build_name, "dockerfile"];
-    let relative = Path::new(&build.dockerfile);
+/// A build context (`at` holds `context` and `dockerfile`): a folder under `fixtures/` with its Dockerfile.
+fn build_context(c: &mut Checks, at: &[&str], root: &Path, context: &str, dockerfile: &str) {
+    let context_at = [at, &["context"]].concat();
+    let Some(folder) = fixture_path(c, &context_at, root, context) else {
+        return;
+    };
+    if !folder.is_dir() {
+        c.at(
+            &context_at,
+            format!("build context `{context}` is not a folder"),
+            "point at a folder under fixtures/builds/",
+        );
+        return;
+    }
+    // The Dockerfile: a relative path that stays inside its build context, naming a regular file there.
+    let dockerfile_at = [at, &["dockerfile"]].concat();
+    let relative = Path::new(dockerfile);
     let plain = relative
         .components()
         .all(|part| matches!(part, std::path::Component::Normal(_)));
-    if build.dockerfile.is_empty() || !plain || build.dockerfile.contains('\\') {
+    if dockerfile.is_empty() || !plain || dockerfile.contains('\\') {
         c.at(
-            &at,
-            format!("`{}` is not a path inside the build context", build.dockerfile),
+            &dockerfile_at,
+            format!("`{dockerfile}` is not a path inside the build context"),
             "give the Dockerfile's path relative to the build context, without `..`, e.g. `Dockerfile`",
         );
         return;
     }
-    match context.join(relative).canonicalize() {
-        Ok(real) if !real.starts_with(context) => c.at(
-            &at,
-            format!("`{}` leaves the build context", build.dockerfile),
+    match folder.join(relative).canonicalize() {
+        Ok(real) if !real.starts_with(&folder) => c.at(
+            &dockerfile_at,
+            format!("`{dockerfile}` leaves the build context"),
             "the Dockerfile must be a file inside the build context, not a link out of it",
         ),
         Ok(real) if real.is_file() => {}
         _ => c.at(
-            &["builds", build_name, "context"],
-            format!("no `{}` in build context `{}`", build.dockerfile, build.context),
+            &context_at,
+            format!("no `{dockerfile}` in build context `{context}`"),
             "add the Dockerfile, or name it with `dockerfile:`",
         ),
     }

@@ -4,6 +4,7 @@
 //! One file per step (`preflight`, `rollout`, `probing`, `service`, `teardown`), the kube helpers beside them
 //! (`connect`: contexts and bounded calls; `ownership`: what this run made; `exec`: commands in the workload).
 
+mod build;
 mod connect;
 mod exec;
 mod ownership;
@@ -95,6 +96,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         pod: None,
         container: rollout::container_under_test(case, &manifests.daemonset),
     };
+    let mut running = None;
     let seen = match rollout::rollout(connected, &manifests, &namespace).await {
         Ok(pod) => {
             workload.pod = pod.metadata.name.clone();
@@ -103,6 +105,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
                 connected.evidence = preflight::evidence_of(&node);
                 connected.observed = preflight::observed_environment(&node);
             }
+            running = Some(pod);
             Seen::Ok
         }
         Err(seen) => seen,
@@ -121,8 +124,15 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     if let Some(registered) = &case.loaded.scenario.variants[case.variant.as_str()].register_service {
         observations.push(service::state(registered, &workload, connected.evidence).await);
     }
-    for name in case.loaded.scenario.builds.keys() {
-        observations.push(Observation::skipped(&format!("build/{name}"), why::BUILDS_NOT_BUILT));
+    let folder = context.evidence_folder(case);
+    for (name, build) in &case.loaded.scenario.builds {
+        let Some(pod) = &running else {
+            observations.push(Observation::skipped(&format!("build/{name}"), why::NOT_ROLLED_OUT));
+            continue;
+        };
+        let started = Instant::now();
+        let observation = build::build(connected, case, pod, name, build, folder.as_ref()).await;
+        observations.push(observation.timed(started));
     }
     let started = Instant::now();
     let seen = teardown::teardown(case, &workload, connected, &namespaces, &claim, context).await;
