@@ -193,6 +193,25 @@ fn builds_reach_the_workloads_buildkitd(kubeconfig: &Path) -> Result<(), Failed>
             return Err(format!("{step}: {outcome:#}\nlog {}:\n{kept}", log.display()).into());
         }
     }
+    // The failed build's outcome names the evidence bundle, kept before teardown removed the namespace.
+    let broken = find(&outcomes, "reproduction", "build/broken")?;
+    let files: Vec<&str> = broken["detail"]["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let read = |suffix: &str| {
+        let file = files.iter().find(|f| f.ends_with(suffix))?;
+        std::fs::read_to_string(out.path().join(file)).ok()
+    };
+    let bundle_ok = read("events.txt").is_some_and(|t| t.contains("Scheduled Pod/buildkitd-windows-"))
+        && read("pods.yaml").is_some_and(|t| t.contains("containerStatuses"))
+        && read(".buildkitd.log").is_some_and(|t| t.contains("running server on"))
+        && read("node.yaml").is_some_and(|t| t.contains("KubeletReady") && t.contains("containerd://1.7.29"));
+    if !bundle_ok {
+        return Err(format!("the evidence bundle is incomplete: {files:?}").into());
+    }
     Ok(())
 }
 

@@ -15,8 +15,8 @@ pub struct Folder {
 }
 
 impl Folder {
-    /// The folder of `case` under `out` (`evidence/<lane>/<case name with `/` as `_`>`), created.
-    pub fn of(out: &Path, case: &Case) -> std::io::Result<Folder> {
+    /// The folder of `case` under `out` (`evidence/<lane>/<case name with `/` as `_`>`), made when a file is written.
+    pub fn of(out: &Path, case: &Case) -> Folder {
         let name: String = case
             .name()
             .chars()
@@ -30,13 +30,19 @@ impl Folder {
             .collect();
         let relative = format!("evidence/{}/{name}", case.lane);
         let path = out.join(&relative);
-        std::fs::create_dir_all(&path)?;
-        Ok(Folder { path, relative })
+        Folder { path, relative }
+    }
+
+    /// Where `file` goes in the folder (a relative path, perhaps with subfolders), its folder made.
+    pub fn path_for(&self, file: &str) -> std::io::Result<PathBuf> {
+        let path = self.path.join(file);
+        std::fs::create_dir_all(path.parent().unwrap_or(&self.path))?;
+        Ok(path)
     }
 
     /// Writes `text` (secrets redacted) to `file` in the folder; its name relative to the output folder.
     pub fn write(&self, file: &str, text: &str) -> std::io::Result<String> {
-        std::fs::write(self.path.join(file), crate::redact::secrets(text).as_bytes())?;
+        std::fs::write(self.path_for(file)?, crate::redact::secrets(text).as_bytes())?;
         Ok(self.name(file))
     }
 

@@ -31,9 +31,9 @@ pub struct Context {
 }
 
 impl Context {
-    /// The evidence folder of `case`, created; none when the run keeps no files or the folder cannot be made.
+    /// The evidence folder of `case`; none when the run keeps no files.
     pub fn evidence_folder(&self, case: &Case) -> Option<evidence::Folder> {
-        evidence::Folder::of(self.out.as_ref()?, case).ok()
+        Some(evidence::Folder::of(self.out.as_ref()?, case))
     }
 }
 

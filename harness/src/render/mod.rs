@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::scenario::matrix::Case;
 use crate::scenario::params;
 
-pub use workaround::{powershell, service_start_script, service_stop_script};
+pub use workaround::{powershell, service_start_script, service_stop_script, single_quoted};
 
 /// The label every object the harness creates carries, with the run that created it: how teardown and the janitor find them.
 pub const RUN_LABEL: &str = "harness/run-id";

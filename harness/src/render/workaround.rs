@@ -42,6 +42,11 @@ pub fn powershell(script: &str) -> Vec<String> {
     .collect()
 }
 
+/// `text` as a PowerShell single-quoted string: nothing in it is expanded, and a `'` is doubled.
+pub fn single_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// Annotations that show the encoded scripts in plain text, for review and `kubectl describe`.
 pub const START_ANNOTATION: &str = "harness/service-start-script";
 pub const STOP_ANNOTATION: &str = "harness/service-stop-script";

@@ -85,15 +85,17 @@ pub async fn build(
         Err(seen) => return Observation::of(&step, seen).detail(detail),
     }
     let timeout = humantime::parse_duration(&build.timeout).unwrap_or(Duration::from_secs(600));
-    let log = match folder {
-        Some(folder) => folder.path.join(format!("build-{name}.log")),
-        None => std::env::temp_dir().join(format!("harness-build-{}-{name}.log", std::process::id())),
+    let file = format!("build-{name}.log");
+    let kept = folder.and_then(|folder| Some((folder.path_for(&file).ok()?, folder.name(&file))));
+    let log = match &kept {
+        Some((path, name)) => {
+            detail["log"] = json!(name);
+            path.clone()
+        }
+        None => std::env::temp_dir().join(format!("harness-{}-{file}", std::process::id())),
     };
-    if let Some(folder) = folder {
-        detail["log"] = json!(folder.name(&format!("build-{name}.log")));
-    }
     let seen = send(&buildctl, &endpoint, &sent, &log, timeout).await;
-    if folder.is_none() {
+    if kept.is_none() {
         let _ = std::fs::remove_file(&log);
     }
     Observation::of(&step, seen).detail(detail)

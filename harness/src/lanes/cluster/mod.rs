@@ -5,6 +5,7 @@
 //! (`connect`: contexts and bounded calls; `ownership`: what this run made; `exec`: commands in the workload).
 
 mod build;
+mod bundle;
 mod connect;
 mod exec;
 mod ownership;
@@ -121,7 +122,8 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         let started = Instant::now();
         observations.push(probing::probe(&workload, pod, &step, probe).await.timed(started));
     }
-    if let Some(registered) = &case.loaded.scenario.variants[case.variant.as_str()].register_service {
+    let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
+    if let Some(registered) = registered {
         observations.push(service::state(registered, &workload, connected.evidence).await);
     }
     let folder = context.evidence_folder(case);
@@ -134,10 +136,31 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         let observation = build::build(connected, case, pod, name, build, folder.as_ref()).await;
         observations.push(observation.timed(started));
     }
+    // A step failed: keep what the cluster shows of it before teardown removes it, and name the files in each failure.
+    if let Some(folder) = &folder
+        && observations.iter().any(|o| matches!(o.seen, Seen::Failed(_)))
+    {
+        let service_log = registered.as_ref().map(|s| s.log_file.as_str());
+        let files = bundle::collect(connected, &namespace, &workload, service_log, folder).await;
+        for observation in observations.iter_mut().filter(|o| matches!(o.seen, Seen::Failed(_))) {
+            with_files(observation, &files);
+        }
+    }
     let started = Instant::now();
     let seen = teardown::teardown(case, &workload, connected, &namespaces, &claim, context).await;
     observations.push(Observation::of("teardown", seen).detail(detail).timed(started));
     observations
+}
+
+/// Adds the evidence bundle's `files` to an observation's detail (kept beside what the step recorded itself).
+fn with_files(observation: &mut Observation, files: &[String]) {
+    if files.is_empty() {
+        return;
+    }
+    if !observation.detail.is_object() {
+        observation.detail = json!({});
+    }
+    observation.detail["files"] = json!(files);
 }
 
 /// Releases every claim of this run still standing (after an interruption): only namespaces this run created, by uid.
