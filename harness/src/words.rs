@@ -36,9 +36,13 @@ impl Lane {
             Lane::Offline => matches!(step, Step::Render),
             Lane::Host => matches!(step, Step::Probe(_)),
             Lane::Cluster => match step {
-                Step::Preflight | Step::Rollout | Step::Service | Step::Probe(_) | Step::Build(_) | Step::Teardown => {
-                    true
-                }
+                Step::Preflight
+                | Step::Pull
+                | Step::Rollout
+                | Step::Service
+                | Step::Probe(_)
+                | Step::Build(_)
+                | Step::Teardown => true,
                 Step::Render => false,
             },
         }
@@ -49,7 +53,7 @@ impl Lane {
         match self {
             Lane::Offline => "`render`",
             Lane::Host => "`probe/<name>`",
-            Lane::Cluster => "`preflight`, `rollout`, `service`, `probe/<name>`, `build/<name>`, `teardown`",
+            Lane::Cluster => "`preflight`, `pull`, `rollout`, `service`, `probe/<name>`, `build/<name>`, `teardown`",
         }
     }
 
@@ -68,12 +72,14 @@ impl std::fmt::Display for Lane {
     }
 }
 
-/// One step of a case, as outcomes and expectations name it: `render`, `preflight`, `rollout`, `service`,
+/// One step of a case, as outcomes and expectations name it: `render`, `preflight`, `pull`, `rollout`, `service`,
 /// `probe/<name>`, `build/<name>`, `teardown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step<'a> {
     Render,
     Preflight,
+    /// The workload's image reaching the node.
+    Pull,
     Rollout,
     Service,
     Probe(&'a str),
@@ -91,6 +97,7 @@ impl<'a> Step<'a> {
             None => match name {
                 "render" => Some(Step::Render),
                 "preflight" => Some(Step::Preflight),
+                "pull" => Some(Step::Pull),
                 "rollout" => Some(Step::Rollout),
                 "service" => Some(Step::Service),
                 "teardown" => Some(Step::Teardown),

@@ -236,6 +236,42 @@ fn an_unreachable_buildkitd_is_infrastructure(kubeconfig: &Path) -> Result<(), F
     Ok(())
 }
 
+/// The kubelet giving up (an image it backs off pulling, a container it backs off restarting) ends the pull or the
+/// rollout step at once, classified, with the previous log kept; not when the scenario's 2-minute timeouts run out.
+fn the_kubelet_giving_up_ends_the_wait(kubeconfig: &Path) -> Result<(), Failed> {
+    for (tag, step, class, kept) in [
+        ("pull-fails", "pull", "image-pull-failed", "events.txt"),
+        ("crash-loops", "rollout", "crash-loop", ".previous.log"),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let scenario = "harness/tests/scenarios/testbed-rollout.yaml";
+        let output = scenario_on_cluster_lane(kubeconfig, &format!("test-{tag}"), scenario, out.path())
+            .args(["--set", &format!("tag={tag}")])
+            .output()
+            .unwrap();
+        let elapsed = started.elapsed();
+        let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+        let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let outcome = find(&outcomes, "reproduction", step)?;
+        let files = outcome["detail"]["files"].as_array().cloned().unwrap_or_default();
+        let teardown = find(&outcomes, "reproduction", "teardown")?;
+        if output.status.code() != Some(3)
+            || outcome["class"] != class
+            || teardown["verdict"] != "passed"
+            || !files.iter().any(|f| f.as_str().is_some_and(|f| f.ends_with(kept)))
+            || elapsed > std::time::Duration::from_secs(60)
+        {
+            return Err(format!(
+                "{tag}: exit {:?} after {elapsed:?}: {outcomes:#?}",
+                output.status.code()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 fn refuses_a_namespace_it_did_not_make(kubeconfig: &Path) -> Result<(), Failed> {
     let run_id = "test-foreign";
     // Someone made the namespace this run's reproduction would claim, before the run.
@@ -396,7 +432,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 7] = [
+    let tests: [(&str, Test); 8] = [
+        (
+            "cluster::the_kubelet_giving_up_ends_the_wait",
+            the_kubelet_giving_up_ends_the_wait,
+        ),
         ("cluster::deploys_probes_and_tears_down", deploys_probes_and_tears_down),
         (
             "cluster::builds_reach_the_workloads_buildkitd",

@@ -27,6 +27,9 @@ pub fn requirement_unmet(component: &str, found: &str, requirement: &str) -> Str
 }
 
 /// A step that needs the workload running, after a rollout that failed.
+/// The rollout step after an image that did not arrive.
+pub const NOT_PULLED: &str = "the workload's image was not pulled (see the pull step)";
+
 pub const NOT_ROLLED_OUT: &str = "the workload did not roll out (see the rollout step)";
 
 /// The service step of a variant without `registerService`.

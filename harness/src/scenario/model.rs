@@ -118,6 +118,12 @@ pub struct Workload {
     pub container: Option<String>,
     /// Where buildkitd listens on the node.
     pub endpoint: Endpoint,
+    /// How long the image may take to pull (the `pull` step), e.g. `45m`; default 30m (Windows images are gigabytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_timeout: Option<String>,
+    /// How long the workload may take to be ready once its image is there (the `rollout` step); default 5m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_timeout: Option<String>,
 }
 
 /// A manifest given by path or inline.

@@ -111,6 +111,14 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
             }
         }
     }
+    for (key, value) in [
+        ("pullTimeout", &scenario.workload.pull_timeout),
+        ("rolloutTimeout", &scenario.workload.rollout_timeout),
+    ] {
+        if let Some(value) = value {
+            duration(c, &["workload", key], value);
+        }
+    }
     for (build_name, build) in &scenario.builds {
         name(c, &["builds", &format!("@{build_name}")], build_name);
         build_context(c, &["builds", build_name], root, &build.context, &build.dockerfile);
@@ -522,7 +530,7 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                         }
                         false
                     }
-                    Step::Render | Step::Preflight | Step::Rollout | Step::Teardown => false,
+                    Step::Render | Step::Preflight | Step::Pull | Step::Rollout | Step::Teardown => false,
                 };
                 if let Expectation::Stages(stages) = expectation {
                     if !layer {

@@ -97,21 +97,50 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         pod: None,
         container: rollout::container_under_test(case, &manifests.daemonset),
     };
+    let (pull_timeout, rollout_timeout) = timeouts(case);
+    let rolling = rollout::Rolling {
+        connected,
+        manifests: &manifests,
+        pods: workload.pods.clone(),
+        container: &workload.container,
+    };
+    let mut observations = Vec::new();
     let mut running = None;
-    let seen = match rollout::rollout(connected, &manifests, &namespace).await {
-        Ok(pod) => {
-            workload.pod = pod.metadata.name.clone();
-            // The versions that matter are those of the node the workload runs on.
-            if let Some(node) = rollout::node_of(connected, &pod).await {
-                connected.evidence = preflight::evidence_of(&node);
-                connected.observed = preflight::observed_environment(&node);
-            }
-            running = Some(pod);
+    let seen = match rollout::create(&rolling, &namespace).await {
+        Err(seen) => seen,
+        Ok(()) => {
+            let pulled = rollout::pull(&rolling, pull_timeout).await;
+            let ok = matches!(pulled, Seen::Ok);
+            observations.push(Observation::of("pull", pulled).detail(detail.clone()).timed(started));
+            let started = Instant::now();
+            let seen = if ok {
+                match rollout::ready(&rolling, &namespace, rollout_timeout).await {
+                    Ok(pod) => {
+                        running = Some(pod);
+                        Seen::Ok
+                    }
+                    Err(seen) => seen,
+                }
+            } else {
+                Seen::Skipped {
+                    reason: why::NOT_PULLED.to_owned(),
+                }
+            };
+            observations.push(Observation::of("rollout", seen).detail(detail.clone()).timed(started));
             Seen::Ok
         }
-        Err(seen) => seen,
     };
-    let mut observations = vec![Observation::of("rollout", seen).detail(detail.clone()).timed(started)];
+    if !matches!(seen, Seen::Ok) {
+        observations.push(Observation::of("rollout", seen).detail(detail.clone()).timed(started));
+    }
+    if let Some(pod) = &running {
+        workload.pod = pod.metadata.name.clone();
+        // The versions that matter are those of the node the workload runs on.
+        if let Some(node) = rollout::node_of(connected, pod).await {
+            connected.evidence = preflight::evidence_of(&node);
+            connected.observed = preflight::observed_environment(&node);
+        }
+    }
 
     for (name, probe) in &case.loaded.scenario.probes {
         let step = format!("probe/{name}");
@@ -150,6 +179,21 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let seen = teardown::teardown(case, &workload, connected, &namespaces, &claim, context).await;
     observations.push(Observation::of("teardown", seen).detail(detail).timed(started));
     observations
+}
+
+/// The scenario's pull and rollout timeouts (validated durations), else the defaults.
+fn timeouts(case: &Case) -> (Duration, Duration) {
+    let workload = &case.loaded.scenario.workload;
+    let parse = |given: &Option<String>, default| {
+        given
+            .as_deref()
+            .and_then(|d| humantime::parse_duration(d).ok())
+            .unwrap_or(default)
+    };
+    (
+        parse(&workload.pull_timeout, rollout::PULL_TIMEOUT),
+        parse(&workload.rollout_timeout, rollout::ROLLOUT_TIMEOUT),
+    )
 }
 
 /// Adds the evidence bundle's `files` to an observation's detail (kept beside what the step recorded itself).
