@@ -857,3 +857,26 @@ fn runs_are_recorded_into_the_history_and_reported() {
     assert_eq!(report.status.code(), Some(0), "{report:?}");
     assert!(stdout.contains("render"), "{stdout}");
 }
+
+#[test]
+fn a_probe_to_deliver_must_be_a_windows_executable() {
+    let output = harness()
+        .current_dir(repository())
+        .args([
+            "run",
+            "--lane",
+            "offline",
+            "--probe",
+            "Cargo.toml",
+            "scenarios/buildkit-6590.yaml",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Cargo.toml is not a Windows executable"), "{stderr}");
+    assert!(
+        stderr.contains("help: give the path of a Windows bindprobe.exe"),
+        "{stderr}"
+    );
+}

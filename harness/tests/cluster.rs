@@ -64,6 +64,33 @@ fn rendered_namespace(run_id: &str, variant: &str) -> String {
     line.trim_start().trim_start_matches("namespace: ").to_owned()
 }
 
+/// The simulated Windows node's state folder (`windows.state` of the test bed's status).
+fn windows_state() -> PathBuf {
+    let output = Command::new(repository().join("fixtures/testbed/testbed"))
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    PathBuf::from(status["windows"]["state"].as_str().unwrap_or_default())
+}
+
+/// SHA-256 of `bytes` in upper-case hex, with the host's `sha256sum`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_uppercase()
+}
+
 /// The test bed's buildctl (`bin.buildctl` of its status).
 fn buildctl() -> String {
     let output = Command::new(repository().join("fixtures/testbed/testbed"))
@@ -148,6 +175,20 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     let probe = find(&outcomes, "reproduction", "probe/bind-plain-dirs")?;
     if probe["code"] != "0x80070005" || probe["observed"]["containerd"] != "1.7.29" {
         return Err(format!("the probe's code or the observed environment is wrong: {probe:#}").into());
+    }
+    // The probe was delivered onto the node (checked by SHA-256 there), run from there, and removed afterwards.
+    let delivered = &probe["detail"]["probe"];
+    let sent = std::fs::read(delivered["from"].as_str().unwrap_or("-")).unwrap_or_default();
+    let sha256 = sha256_hex(&sent);
+    if delivered["delivered"] != r"C:\ProgramData\harness\test-deploys\bindprobe.exe"
+        || delivered["sha256"] != sha256.as_str()
+        || probe["detail"]["command"][0] != delivered["delivered"]
+    {
+        return Err(format!("the probe was not delivered as it should: {probe:#}").into());
+    }
+    let node_folder = windows_state().join("fs/C:/ProgramData/harness/test-deploys");
+    if node_folder.exists() {
+        return Err(format!("the delivered probe was left on the node: {}", node_folder.display()).into());
     }
     let namespaces: Vec<&str> = outcomes
         .iter()

@@ -140,7 +140,7 @@ fn check(cond: bool, message: impl FnOnce() -> String) -> Result<(), Failed> {
 fn bind_is_denied_as_the_contract_says() -> TestResult {
     let double = Double::new()?;
     for read_write in [false, true] {
-        let argv = pod_argv(&bind_args(r"C:\hpc\w\src", r"C:\hpc\w\dst", read_write));
+        let argv = pod_argv(None, &bind_args(r"C:\hpc\w\src", r"C:\hpc\w\dst", read_write));
         let report = in_contract(&double.answer(&argv)?)?;
         check(
             report.probe.as_deref() == Some("bind") && report.failed_step.as_deref() == Some("BfSetupFilter"),
@@ -159,7 +159,7 @@ fn bind_is_denied_as_the_contract_says() -> TestResult {
 fn layer_goes_through_every_stage() -> TestResult {
     let double = Double::new()?;
     for parents in [vec![], vec![r"C:\snap\6".to_owned()]] {
-        let argv = pod_argv(&layer_args(r"C:\snap\7", r"C:\hpc\mnt", &parents));
+        let argv = pod_argv(None, &layer_args(r"C:\snap\7", r"C:\hpc\mnt", &parents));
         let report = in_contract(&double.answer(&argv)?)?;
         let stages = layer_stages(&report);
         check(
@@ -179,7 +179,7 @@ fn layer_goes_through_every_stage() -> TestResult {
 
 fn context_describes_the_node() -> TestResult {
     let double = Double::new()?;
-    let argv = pod_argv(&["context".to_owned()]);
+    let argv = pod_argv(None, &["context".to_owned()]);
     let report = in_contract(&double.answer(&argv)?)?;
     let build = observed_environment(&report).windows_build;
     check(report.ok && build.as_deref() == Some("20348.4773"), || {

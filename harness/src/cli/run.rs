@@ -45,6 +45,10 @@ pub struct Args {
     /// A lane that must run (repeatable): the run exits 3 when it ran nothing here (every step skipped).
     #[arg(long = "require", value_enum, value_name = "LANE")]
     require: Vec<Lane>,
+    /// The Windows bindprobe.exe the cluster lane copies onto the node for its probes (default: `BINDPROBE`, else the
+    /// MinGW or MSVC release build in the target folder; without one, the image's own `bindprobe.exe` runs).
+    #[arg(long, value_name = "PATH")]
+    probe: Option<PathBuf>,
     /// The longest one Kubernetes API request may take, e.g. `30s` (1s to 10m).
     #[arg(long, default_value = "30s", value_parser = request_timeout)]
     request_timeout: Duration,
@@ -121,7 +125,19 @@ pub fn run(args: Args) -> Exit {
         }
         _ => None,
     };
+    let probe = match &args.probe {
+        Some(path) => match cluster::Probe::read(path) {
+            Ok(probe) => Ok(probe),
+            Err(message) => {
+                errln!("error: --probe: {message}\n  help: give the path of a Windows bindprobe.exe");
+                return Exit::InvalidInput;
+            }
+        },
+        None if cluster.is_some() && scenarios.iter().any(|s| !s.scenario.probes.is_empty()) => cluster::Probe::find(),
+        None => Err("the cluster lane does not run here".to_owned()),
+    };
     let context = Context {
+        probe: lanes::Delivery(probe),
         run_id,
         overrides,
         cluster,

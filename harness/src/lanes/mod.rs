@@ -28,6 +28,18 @@ pub struct Context {
     pub ledger: cluster::Ledger,
     /// The run's output folder, where steps keep their evidence files (`evidence/`); none: nothing is kept.
     pub out: Option<std::path::PathBuf>,
+    /// The Windows probe the cluster lane copies onto the node, or why there is none.
+    pub probe: Delivery,
+}
+
+/// The probe to deliver, or why there is none (then the image's own `bindprobe.exe` runs).
+#[derive(Debug, Clone)]
+pub struct Delivery(pub Result<cluster::Probe, String>);
+
+impl Default for Delivery {
+    fn default() -> Delivery {
+        Delivery(Err("no probe was given to deliver".to_owned()))
+    }
 }
 
 impl Context {

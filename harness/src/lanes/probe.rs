@@ -65,9 +65,10 @@ pub fn options_detail(report: &Report, effective: Option<&Report>) -> serde_json
     }
 }
 
-/// The command that runs `args` through the probe in a pod's container.
-pub fn pod_argv(args: &[String]) -> Vec<String> {
-    std::iter::once(POD_EXE.to_owned())
+/// The command that runs `args` through the probe in a pod's container: the one delivered to `exe` on the node, else
+/// the image's own (`bindprobe.exe` on the PATH hcsshim gives HostProcess processes).
+pub fn pod_argv(exe: Option<&str>, args: &[String]) -> Vec<String> {
+    std::iter::once(exe.unwrap_or(POD_EXE).to_owned())
         .chain(args.iter().cloned())
         .collect()
 }
@@ -310,7 +311,7 @@ pub(crate) mod tests {
             ["in-silo", "--timeout", "300", "--", "bp.exe"]
         );
         assert_eq!(
-            pod_argv(&layer_args("S", "D", &[])),
+            pod_argv(None, &layer_args("S", "D", &[])),
             ["bindprobe.exe", "layer", "S", "D"]
         );
     }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams};
-use tokio::io::AsyncReadExt;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -24,10 +26,24 @@ pub struct Output {
 
 /// Runs `argv` in the container under test of `pod`; what it printed, or why it could not run.
 pub async fn exec(workload: &Workload, pod: &str, argv: Vec<String>) -> Result<Output, String> {
+    run(workload, pod, argv, None).await
+}
+
+/// [`exec`], writing `input` to the command's stdin (and leaving it open: the command reads what it needs).
+pub async fn exec_with_input(
+    workload: &Workload,
+    pod: &str,
+    argv: Vec<String>,
+    input: Arc<Vec<u8>>,
+) -> Result<Output, String> {
+    run(workload, pod, argv, Some(input)).await
+}
+
+async fn run(workload: &Workload, pod: &str, argv: Vec<String>, input: Option<Arc<Vec<u8>>>) -> Result<Output, String> {
     let run = async {
         let params = AttachParams::default()
             .container(workload.container.clone())
-            .stdin(false)
+            .stdin(input.is_some())
             .stdout(true)
             .stderr(true);
         let mut attached = workload
@@ -37,7 +53,13 @@ pub async fn exec(workload: &Workload, pod: &str, argv: Vec<String>) -> Result<O
             .map_err(|e| crate::redact::secrets(&e.to_string()).into_owned())?;
         let (mut stdout, mut stderr) = (String::new(), String::new());
         let status = attached.take_status();
-        let (out, err) = (attached.stdout(), attached.stderr());
+        let (out, err, stdin) = (attached.stdout(), attached.stderr(), attached.stdin());
+        let write_in = async {
+            if let (Some(mut stdin), Some(input)) = (stdin, &input) {
+                let _ = stdin.write_all(input).await;
+                let _ = stdin.flush().await;
+            }
+        };
         let read_out = async {
             if let Some(mut s) = out {
                 let _ = s.read_to_string(&mut stdout).await;
@@ -48,7 +70,7 @@ pub async fn exec(workload: &Workload, pod: &str, argv: Vec<String>) -> Result<O
                 let _ = s.read_to_string(&mut stderr).await;
             }
         };
-        tokio::join!(read_out, read_err);
+        tokio::join!(read_out, read_err, write_in);
         let success = match status {
             Some(status) => status.await.map(|s| s.status.as_deref() == Some("Success")),
             None => None,

@@ -7,6 +7,7 @@
 mod build;
 mod bundle;
 mod connect;
+mod deliver;
 mod exec;
 mod ownership;
 mod preflight;
@@ -29,6 +30,7 @@ use crate::scenario::matrix::Case;
 use crate::words::Environment;
 
 pub use connect::{Error as ContextError, Target, check};
+pub use deliver::Probe;
 pub use ownership::Ledger;
 
 use exec::Workload;
@@ -142,6 +144,9 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         }
     }
 
+    // The probe goes onto the node once per case, before the first probe; a probe that cannot be delivered is a
+    // step the lane could not observe.
+    let mut delivered: Option<Result<String, String>> = None;
     for (name, probe) in &case.loaded.scenario.probes {
         let step = format!("probe/{name}");
         let Some(pod) = &workload.pod else {
@@ -149,7 +154,24 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        observations.push(probing::probe(&workload, pod, &step, probe).await.timed(started));
+        if delivered.is_none() {
+            delivered = Some(match &context.probe.0 {
+                Ok(sent) => deliver::deliver(&workload, pod, sent, &context.run_id).await,
+                Err(_) => Err(String::new()),
+            });
+        }
+        let exe = match (&delivered, &context.probe.0) {
+            (Some(Ok(path)), _) => probing::Exe::Delivered(path, &context.probe.0),
+            // Nothing to deliver: the image's own bindprobe.exe, said so in the outcome.
+            (_, Err(missing)) => probing::Exe::Image(missing),
+            (Some(Err(e)), Ok(_)) => {
+                let observation = Observation::of(&step, Unobserved::Exec(e.clone()).into());
+                observations.push(observation.timed(started));
+                continue;
+            }
+            (None, Ok(_)) => unreachable!("delivered above"),
+        };
+        observations.push(probing::probe(&workload, pod, &step, probe, exe).await.timed(started));
     }
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
     if let Some(registered) = registered {
@@ -176,7 +198,8 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         }
     }
     let started = Instant::now();
-    let seen = teardown::teardown(case, &workload, connected, &namespaces, &claim, context).await;
+    let delivered = matches!(delivered, Some(Ok(_)));
+    let seen = teardown::teardown(case, &workload, connected, &namespaces, &claim, context, delivered).await;
     observations.push(Observation::of("teardown", seen).detail(detail).timed(started));
     observations
 }

@@ -8,8 +8,16 @@ use crate::lanes::{Unobserved, why};
 use crate::outcome::Observation;
 use crate::scenario::model::Probe;
 
-/// Runs `probe` in `pod` and observes step `step`.
-pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe) -> Observation {
+/// Which bindprobe a probe step runs.
+pub enum Exe<'a> {
+    /// The one the lane delivered to this path on the node.
+    Delivered(&'a str, &'a Result<super::Probe, String>),
+    /// The image's own, because none could be delivered (why).
+    Image(&'a str),
+}
+
+/// Runs `probe` in `pod` with `exe` and observes step `step`.
+pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe, exe: Exe<'_>) -> Observation {
     let args = match probe {
         Probe::Bind(bind) => bind_args(&bind.src, &bind.dst, bind.read_write),
         Probe::Layer(layer) if layer.snapshot == "latest" => {
@@ -17,8 +25,16 @@ pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe) ->
         }
         Probe::Layer(layer) => layer_args(&layer.snapshot, &layer.dst, &[]),
     };
-    let argv = pod_argv(&args);
-    let detail = json!({ "command": argv });
+    let (path, source) = match exe {
+        Exe::Delivered(path, Ok(sent)) => (
+            Some(path),
+            json!({ "delivered": path, "from": sent.path.display().to_string(), "sha256": sent.sha256 }),
+        ),
+        Exe::Delivered(path, Err(_)) => (Some(path), json!({ "delivered": path })),
+        Exe::Image(why) => (None, json!({ "image": true, "why": why })),
+    };
+    let argv = pod_argv(path, &args);
+    let detail = json!({ "command": argv, "probe": source });
     let Output { stdout, stderr, .. } = match exec(workload, pod, argv).await {
         Ok(output) => output,
         Err(e) => return Observation::of(step, Unobserved::Exec(e).into()).detail(detail),

@@ -1,4 +1,5 @@
-//! Teardown: the workaround's service stopped, then this run's namespace deleted by uid and awaited.
+//! Teardown: the probe removed from the node, the workaround's service stopped, then this run's namespace deleted by
+//! uid and awaited.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use kube::api::Api;
 
 use crate::lanes::cluster::exec::Workload;
 use crate::lanes::cluster::ownership::{self, Claim};
-use crate::lanes::cluster::{Connected, service};
+use crate::lanes::cluster::{Connected, deliver, service};
 use crate::lanes::{Context, Unobserved};
 use crate::outcome::{Evidence, Seen};
 use crate::scenario::matrix::Case;
@@ -23,14 +24,21 @@ pub async fn teardown(
     namespaces: &Api<Namespace>,
     claim: &Claim,
     context: &Context,
+    delivered: bool,
 ) -> Seen {
+    // The files the run copied onto the node go first, while the pod that can reach them still runs.
+    let files = match (&workload.pod, delivered) {
+        (Some(pod), true) => deliver::remove(workload, pod, &context.run_id).await,
+        _ => Ok(()),
+    };
     let registers_service = case.loaded.scenario.variants[case.variant.as_str()]
         .register_service
         .is_some();
     let service = match (registers_service, connected.evidence) {
         (true, Evidence::Real) => service::stop(workload).await,
         _ => Ok(()),
-    };
+    }
+    .and(files);
     let released = ownership::release(namespaces, claim, &context.ledger, connected.timeout, DELETE_TIMEOUT).await;
     match (released, service) {
         (Ok(()), Ok(())) => Seen::Ok,

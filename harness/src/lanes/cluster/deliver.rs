@@ -1,0 +1,146 @@
+//! Probe delivery: a Windows `bindprobe.exe` copied onto the node through exec into the HostProcess container (which
+//! sees the host's file system), checked by SHA-256 on arrival, run from there, and removed afterwards.
+//!
+//! The bytes go through the exec's stdin and the script in the pod reads exactly as many as were sent, so it never
+//! waits for the end of the stream (which kwok's exec, on the test bed, never delivers).
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::lanes::cluster::exec::{Output, Workload, exec, exec_with_input};
+use crate::render;
+
+/// Where on the node a run's delivered files go: one folder per run, which teardown and the janitor remove.
+pub const NODE_FOLDER: &str = r"C:\ProgramData\harness";
+
+/// A probe ready to be sent: its bytes and their SHA-256 (upper-case hex, as `Get-FileHash` prints it).
+#[derive(Clone)]
+pub struct Probe {
+    pub path: PathBuf,
+    bytes: std::sync::Arc<Vec<u8>>,
+    pub sha256: String,
+}
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probe")
+            .field("path", &self.path)
+            .field("sha256", &self.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Probe {
+    /// Reads `path`, which must be a Windows executable (it starts with `MZ`).
+    pub fn read(path: &Path) -> Result<Probe, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read the probe {}: {e}", path.display()))?;
+        if !bytes.starts_with(b"MZ") {
+            return Err(format!("{} is not a Windows executable", path.display()));
+        }
+        let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02X}")).collect();
+        Ok(Probe {
+            path: path.to_owned(),
+            bytes: std::sync::Arc::new(bytes),
+            sha256,
+        })
+    }
+
+    /// `BINDPROBE` when it is a Windows executable, else the MinGW or MSVC release build beside the harness
+    /// (`target/x86_64-pc-windows-{gnu,msvc}/release/bindprobe.exe`, or `target/release` on Windows).
+    pub fn find() -> Result<Probe, String> {
+        if let Some(path) = std::env::var_os("BINDPROBE") {
+            return Probe::read(Path::new(&path));
+        }
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find the harness binary: {e}"))?;
+        let mut candidates = Vec::new();
+        for target in exe.ancestors().skip(1).take(3) {
+            for triple in ["x86_64-pc-windows-gnu", "x86_64-pc-windows-msvc"] {
+                candidates.push(target.join(triple).join("release").join("bindprobe.exe"));
+            }
+            if cfg!(windows) {
+                candidates.push(target.join("release").join("bindprobe.exe"));
+            }
+        }
+        let found = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
+            "no Windows bindprobe.exe was found (give --probe, set BINDPROBE, or build it with \
+             `cargo build -p bindprobe --release --target x86_64-pc-windows-gnu`)"
+                .to_owned()
+        })?;
+        Probe::read(found)
+    }
+}
+
+/// The folder of run `run_id` on the node.
+pub fn run_folder(run_id: &str) -> String {
+    format!(r"{NODE_FOLDER}\{run_id}")
+}
+
+/// Copies `probe` to `<run folder>\bindprobe.exe` on the node `pod` runs on; the path it arrived at, or why not.
+pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, run_id: &str) -> Result<String, String> {
+    let target = format!(r"{}\bindprobe.exe", run_folder(run_id));
+    let script = receive_script(&target, probe.bytes.len(), &probe.sha256);
+    let Output { stdout, stderr, .. } =
+        exec_with_input(workload, pod, render::powershell(&script), probe.bytes.clone()).await?;
+    let arrived = format!("harness-received {}", probe.sha256);
+    if stdout.lines().any(|l| l.trim() == arrived) {
+        Ok(target)
+    } else {
+        let said = format!("{stdout}\n{stderr}");
+        let line = said
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("simulated: harness test double"))
+            .unwrap_or("no answer");
+        Err(format!("the probe did not arrive intact at {target}: {line}"))
+    }
+}
+
+/// Removes run `run_id`'s folder from the node `pod` runs on.
+pub async fn remove(workload: &Workload, pod: &str, run_id: &str) -> Result<(), String> {
+    let folder = render::single_quoted(&run_folder(run_id));
+    let script = format!("Remove-Item -LiteralPath {folder} -Recurse -Force -ErrorAction SilentlyContinue\n");
+    let output = exec(workload, pod, render::powershell(&script)).await?;
+    match output.success {
+        Some(false) => Err(format!(
+            "cannot remove {}: {}",
+            run_folder(run_id),
+            output.stderr.trim()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The PowerShell that receives `size` bytes on stdin into `path` and checks their SHA-256 against `sha256`.
+fn receive_script(path: &str, size: usize, sha256: &str) -> String {
+    let path = render::single_quoted(path);
+    format!(
+        r#"# harness: receive-file
+$ErrorActionPreference = 'Stop'
+$path = {path}
+$size = {size}
+$want = '{sha256}'
+New-Item -ItemType Directory -Force -Path (Split-Path -Parent $path) | Out-Null
+$in = [Console]::OpenStandardInput()
+$file = [IO.File]::Create($path)
+try {{
+    $buffer = New-Object byte[] 65536
+    $left = $size
+    while ($left -gt 0) {{
+        $read = $in.Read($buffer, 0, [Math]::Min($buffer.Length, $left))
+        if ($read -le 0) {{ throw "stdin ended after $($size - $left) of $size bytes" }}
+        $file.Write($buffer, 0, $read)
+        $left -= $read
+    }}
+}} finally {{
+    $file.Close()
+}}
+$got = (Get-FileHash -Algorithm SHA256 -LiteralPath $path).Hash
+if ($got -ne $want) {{
+    Remove-Item -LiteralPath $path -Force
+    throw "SHA-256 of $path is $got, expected $want"
+}}
+Write-Output "harness-received $got"
+"#
+    )
+}
