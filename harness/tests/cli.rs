@@ -880,3 +880,36 @@ fn a_probe_to_deliver_must_be_a_windows_executable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn shards_split_the_planned_cases_and_bad_shards_are_refused() {
+    let run = |shard: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let output = harness()
+            .current_dir(repository())
+            .args(["run", "--lane", "offline", "--jobs", "2", "--shard", shard, "--out"])
+            .arg(out.path())
+            .arg("scenarios/buildkit-6590.yaml")
+            .output()
+            .unwrap();
+        let outcomes = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+        let cases: Vec<String> = outcomes
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["case"].to_string())
+            .collect();
+        (output, cases)
+    };
+    let (first, one) = run("1/2");
+    let (second, two) = run("2/2");
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(second.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&first.stderr).contains("shard 1/2: 1 of 2 planned case(s)"));
+    assert_eq!((one.len(), two.len()), (1, 1), "{one:?} {two:?}");
+    assert_ne!(one, two, "both shards ran the same case");
+    for bad in ["0/2", "3/2", "2", "a/b"] {
+        let (output, _) = run(bad);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "--shard {bad}: {stderr}");
+        assert!(stderr.contains("is not a shard"), "--shard {bad}: {stderr}");
+    }
+}

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use crate::accepted;
 use crate::cli::{allowed_contexts, load_all, overrides};
 use crate::exit::Exit;
@@ -49,6 +51,14 @@ pub struct Args {
     /// MinGW or MSVC release build in the target folder; without one, the image's own `bindprobe.exe` runs).
     #[arg(long, value_name = "PATH")]
     probe: Option<PathBuf>,
+    /// How many cases run at once (1 to 64). Cluster cases on the same nodes still wait for each other unless their
+    /// scenario says `parallel: true`; host-lane cases run one at a time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+    /// Run only shard K of N (`K/N`, 1 <= K <= N): every Nth planned case, the same split for the same scenarios,
+    /// for CI matrices.
+    #[arg(long, value_name = "K/N", value_parser = shard)]
+    shard: Option<(usize, usize)>,
     /// The longest one Kubernetes API request may take, e.g. `30s` (1s to 10m).
     #[arg(long, default_value = "30s", value_parser = request_timeout)]
     request_timeout: Duration,
@@ -143,6 +153,8 @@ pub fn run(args: Args) -> Exit {
         cluster,
         ledger: cluster::Ledger::default(),
         out: Some(args.out.clone()),
+        nodes: cluster::Nodes::default(),
+        host: Arc::default(),
     };
     let accepted = match args.check.then(|| accepted_outcomes(&scenarios)).transpose() {
         Ok(accepted) => accepted.unwrap_or_default(),
@@ -154,7 +166,12 @@ pub fn run(args: Args) -> Exit {
     let place = context.cluster.as_ref().map_or("local".to_owned(), |t| t.name.clone());
     let revision = scenarios.first().and_then(|s| history::git_revision(&s.root));
     let meta = history::RunMeta::starting_now(context.run_id.clone(), revision, place);
-    let planned = plan::plan(&scenarios, &lanes, &context);
+    let mut planned = plan::plan(&scenarios, &lanes, &context);
+    if let Some((k, n)) = args.shard {
+        let total = planned.len();
+        planned = planned.into_iter().skip(k - 1).step_by(n).collect();
+        errln!("shard {k}/{n}: {} of {total} planned case(s)", planned.len());
+    }
     if planned.len() > crate::scenario::load::limits::MAX_PLANNED {
         errln!(
             "error: this run plans {} cases x lanes; at most {} are allowed\n  help: run fewer scenarios or lanes at once",
@@ -174,14 +191,21 @@ pub fn run(args: Args) -> Exit {
     let mut outcomes = Vec::new();
     let mut report_error = None;
     runtime.block_on(async {
-        for planned in &planned {
+        // Up to `--jobs` cases at once; their outcomes are judged and reported in plan order.
+        let context = &context;
+        let running = futures::stream::iter(&planned)
+            .map(|planned| async move { (planned, lanes::run(&planned.case, context).await) })
+            .buffered(usize::from(args.jobs));
+        let mut running = std::pin::pin!(running);
+        loop {
             if interrupted.load(Ordering::SeqCst) {
                 break;
             }
-            let found = tokio::select! {
-                found = lanes::run(&planned.case, &context) => found,
+            let next = tokio::select! {
+                next = running.next() => next,
                 _ = stop.notified() => break,
             };
+            let Some((planned, found)) = next else { break };
             for observation in found {
                 let key = (planned.case.lane, planned.case.name(), observation.step.clone());
                 let outcome = judge_against(&planned.case, observation, accepted.get(&key));
@@ -307,6 +331,19 @@ pub fn check_run_id(run_id: &str) -> Result<(), String> {
         && !run_id.starts_with('-')
         && !run_id.ends_with('-');
     if ok { Ok(()) } else { Err("is not a run id".to_owned()) }
+}
+
+/// `K/N` with 1 <= K <= N <= 1000.
+fn shard(value: &str) -> Result<(usize, usize), String> {
+    let parsed = value
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
+    match parsed {
+        Some((k, n)) if (1..=n).contains(&k) && n <= 1000 => Ok((k, n)),
+        _ => Err(format!(
+            "`{value}` is not a shard: write K/N with 1 <= K <= N, e.g. 2/4"
+        )),
+    }
 }
 
 fn request_timeout(value: &str) -> Result<Duration, String> {

@@ -30,6 +30,10 @@ pub struct Context {
     pub out: Option<std::path::PathBuf>,
     /// The Windows probe the cluster lane copies onto the node, or why there is none.
     pub probe: Delivery,
+    /// Which cluster cases may share a node at once.
+    pub nodes: cluster::Nodes,
+    /// Held by a host-lane case: they run one at a time (the bind filter and silos are the machine's).
+    pub host: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The probe to deliver, or why there is none (then the image's own `bindprobe.exe` runs).
@@ -64,7 +68,10 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
         Some(reason) => vec![Observation::skipped("lane", reason)],
         None => match case.lane {
             Lane::Offline => offline::run(case, context),
-            Lane::Host => host::run(case, context),
+            Lane::Host => {
+                let _alone = context.host.lock().await;
+                host::run(case, context)
+            }
             Lane::Cluster => cluster::run(case, context).await,
         },
     }

@@ -96,6 +96,11 @@ pub struct Cluster {
     pub requires: BTreeMap<Component, String>,
     /// Which nodes the workload and probes run on.
     pub node_selector: BTreeMap<String, String>,
+    /// Whether this scenario's cases may share a node with other cases at once. By default a case has the nodes its
+    /// selector picks to itself (HostProcess work is SYSTEM on the node); with `parallel: true` it holds only what it
+    /// binds there: its endpoint port and its service's name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parallel: bool,
 }
 
 /// A Kubernetes distribution the harness knows how to drive.

@@ -9,6 +9,7 @@ mod bundle;
 mod connect;
 mod deliver;
 mod exec;
+mod nodes;
 mod ownership;
 mod preflight;
 mod probing;
@@ -31,6 +32,7 @@ use crate::words::Environment;
 
 pub use connect::{Error as ContextError, Target, check};
 pub use deliver::Probe;
+pub use nodes::Nodes;
 pub use ownership::Ledger;
 
 use exec::Workload;
@@ -82,6 +84,8 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let namespace = manifests.namespace.metadata.name.clone().unwrap_or_default();
     let namespaces = Api::<Namespace>::all(connected.client.clone());
     let detail = json!({ "namespace": namespace });
+    // The nodes this case's selector picks, held until its workload is gone from them.
+    let held = context.nodes.hold(case).await;
     let started = Instant::now();
     // Safety: act only inside a namespace this run created; any doubt stops the case with nothing changed.
     let claim = match ownership::claim(&namespaces, &manifests.namespace, &context.ledger, connected.timeout).await {
@@ -108,9 +112,11 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     };
     let mut observations = Vec::new();
     let mut running = None;
+    let mut daemonset = None;
     let seen = match rollout::create(&rolling, &namespace).await {
         Err(seen) => seen,
-        Ok(()) => {
+        Ok(created) => {
+            daemonset = Some(created);
             let pulled = rollout::pull(&rolling, pull_timeout).await;
             let ok = matches!(pulled, Seen::Ok);
             observations.push(Observation::of("pull", pulled).detail(detail.clone()).timed(started));
@@ -198,8 +204,13 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         }
     }
     let started = Instant::now();
-    let delivered = matches!(delivered, Some(Ok(_)));
-    let seen = teardown::teardown(case, &workload, connected, &namespaces, &claim, context, delivered).await;
+    let made = teardown::Made {
+        claim,
+        daemonset,
+        delivered: matches!(delivered, Some(Ok(_))),
+        held: Some(held),
+    };
+    let seen = teardown::teardown(case, &workload, connected, &namespaces, made, context).await;
     observations.push(Observation::of("teardown", seen).detail(detail).timed(started));
     observations
 }

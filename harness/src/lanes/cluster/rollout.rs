@@ -66,21 +66,21 @@ impl Rolling<'_> {
     }
 }
 
-/// Creates the DaemonSet in `namespace` (this run's).
-pub async fn create(rolling: &Rolling<'_>, namespace: &str) -> Result<(), Seen> {
+/// Creates the DaemonSet in `namespace` (this run's): its name and uid.
+pub async fn create(rolling: &Rolling<'_>, namespace: &str) -> Result<(String, String), Seen> {
     let daemonsets = Api::<DaemonSet>::namespaced(rolling.connected.client.clone(), namespace);
     let params = PostParams {
         field_manager: Some("harness".to_owned()),
         ..PostParams::default()
     };
-    connect::bounded(
+    let created = connect::bounded(
         rolling.connected.timeout,
         "cannot create the DaemonSet",
         daemonsets.create(&params, &rolling.manifests.daemonset),
     )
     .await
     .map_err(Unobserved::Api)?;
-    Ok(())
+    Ok((rolling.daemonset_name(), created.metadata.uid.unwrap_or_default()))
 }
 
 /// Waits until a pod of the workload has its image (its container under test started, or at least created), or the

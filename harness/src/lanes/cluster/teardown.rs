@@ -1,12 +1,15 @@
-//! Teardown: the probe removed from the node, the workaround's service stopped, then this run's namespace deleted by
-//! uid and awaited.
+//! Teardown: the probe removed from the node, the workaround's service stopped, the DaemonSet deleted and awaited
+//! (which frees the node), then this run's namespace deleted by uid and awaited.
 
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::Api;
+use kube::api::{Api, DeleteParams, Preconditions, PropagationPolicy};
+use kube::runtime::wait::{await_condition, conditions};
 
 use crate::lanes::cluster::exec::Workload;
+use crate::lanes::cluster::nodes::Held;
 use crate::lanes::cluster::ownership::{self, Claim};
 use crate::lanes::cluster::{Connected, deliver, service};
 use crate::lanes::{Context, Unobserved};
@@ -16,18 +19,29 @@ use crate::scenario::matrix::Case;
 /// How long a namespace may take to go.
 pub const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Undoes what the case made: the service (on a real node), then the namespace.
+/// What a case made and holds, for teardown to undo.
+pub struct Made {
+    /// This run's namespace.
+    pub claim: Claim,
+    /// The DaemonSet created in it: its name and uid.
+    pub daemonset: Option<(String, String)>,
+    /// Whether the probe was copied onto the node.
+    pub delivered: bool,
+    /// The nodes the case holds until its workload is gone from them.
+    pub held: Option<Held>,
+}
+
+/// Undoes what the case made: the files copied onto the node and the service (on a real node) while the pod runs;
+/// then the DaemonSet, awaited until its pods are gone, which frees the node for the next case; then the namespace.
 pub async fn teardown(
     case: &Case,
     workload: &Workload,
     connected: &Connected,
     namespaces: &Api<Namespace>,
-    claim: &Claim,
+    made: Made,
     context: &Context,
-    delivered: bool,
 ) -> Seen {
-    // The files the run copied onto the node go first, while the pod that can reach them still runs.
-    let files = match (&workload.pod, delivered) {
+    let files = match (&workload.pod, made.delivered) {
         (Some(pod), true) => deliver::remove(workload, pod, &context.run_id).await,
         _ => Ok(()),
     };
@@ -39,8 +53,20 @@ pub async fn teardown(
         _ => Ok(()),
     }
     .and(files);
-    let released = ownership::release(namespaces, claim, &context.ledger, connected.timeout, DELETE_TIMEOUT).await;
-    match (released, service) {
+    let workload_gone = match &made.daemonset {
+        Some((name, uid)) => daemonset_gone(connected, &made.claim.namespace, name, uid).await,
+        None => Ok(()),
+    };
+    drop(made.held);
+    let released = ownership::release(
+        namespaces,
+        &made.claim,
+        &context.ledger,
+        connected.timeout,
+        DELETE_TIMEOUT,
+    )
+    .await;
+    match (released.and(workload_gone), service) {
         (Ok(()), Ok(())) => Seen::Ok,
         (Ok(()), Err(note)) => Unobserved::Exec(note).into(),
         (Err(e), _) => Unobserved::Timeout(format!(
@@ -48,5 +74,38 @@ pub async fn teardown(
             connected.context, context.run_id
         ))
         .into(),
+    }
+}
+
+/// Deletes the DaemonSet (if it is still the one this run created) and its pods first, and waits until it is gone.
+async fn daemonset_gone(connected: &Connected, namespace: &str, name: &str, uid: &str) -> Result<(), String> {
+    let daemonsets = Api::<DaemonSet>::namespaced(connected.client.clone(), namespace);
+    let params = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        preconditions: Some(Preconditions {
+            uid: Some(uid.to_owned()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match tokio::time::timeout(connected.timeout, daemonsets.delete(name, &params)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(kube::Error::Api(status))) if status.code == 404 => return Ok(()),
+        Ok(Err(e)) => return Err(crate::redact::secrets(&format!("cannot delete the DaemonSet: {e}")).into_owned()),
+        Err(_) => {
+            return Err(format!(
+                "cannot delete the DaemonSet: no answer within {}s",
+                connected.timeout.as_secs()
+            ));
+        }
+    }
+    let gone = await_condition(daemonsets, name, conditions::is_deleted(uid));
+    match tokio::time::timeout(DELETE_TIMEOUT, gone).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("watching the DaemonSet go failed: {e}")),
+        Err(_) => Err(format!(
+            "the DaemonSet `{name}` still exists after {}s",
+            DELETE_TIMEOUT.as_secs()
+        )),
     }
 }
