@@ -901,7 +901,12 @@ fn shards_split_the_planned_cases_and_bad_shards_are_refused() {
     };
     let (first, one) = run("1/2");
     let (second, two) = run("2/2");
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert_eq!(second.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&first.stderr).contains("shard 1/2: 1 of 2 planned case(s)"));
     assert_eq!((one.len(), two.len()), (1, 1), "{one:?} {two:?}");

@@ -160,6 +160,8 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     for (variant, step, verdict) in [
         ("reproduction", "rollout", "passed"),
         ("reproduction", "probe/bind-plain-dirs", "reproduced"),
+        // `snapshot: latest`: the newest layer snapshot under the simulated k0s containerd's root.
+        ("reproduction", "probe/hcs-layer", "reproduced"),
         ("reproduction", "teardown", "passed"),
         ("workaround", "rollout", "passed"),
         ("workaround", "service", "skipped"),
@@ -175,6 +177,13 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     let probe = find(&outcomes, "reproduction", "probe/bind-plain-dirs")?;
     if probe["code"] != "0x80070005" || probe["observed"]["containerd"] != "1.7.29" {
         return Err(format!("the probe's code or the observed environment is wrong: {probe:#}").into());
+    }
+    let layer = find(&outcomes, "reproduction", "probe/hcs-layer")?;
+    if layer["detail"]["latest"]["snapshot"]
+        != r"C:\var\lib\k0s\containerd\io.containerd.snapshotter.v1.windows\snapshots\117263"
+        || layer["stages"]["prepare"]["result"] != "ok"
+    {
+        return Err(format!("the newest layer snapshot was not the one probed: {layer:#}").into());
     }
     // The probe was delivered onto the node (checked by SHA-256 there), run from there, and removed afterwards.
     let delivered = &probe["detail"]["probe"];

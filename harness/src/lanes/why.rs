@@ -46,10 +46,6 @@ pub const BUILD_WITHOUT_TWIN: &str = "the node is simulated and its buildkitd is
 /// The cluster lane's build client is missing.
 pub const NO_BUILDCTL: &str = "buildctl (buildkit's client) was not found";
 
-/// A layer probe that names the newest snapshot, on a cluster.
-pub const LATEST_SNAPSHOT_NOT_BUILT: &str =
-    "finding the newest containerd snapshot on a node is not built yet: give a snapshot folder";
-
 /// The host lane anywhere but Windows.
 pub fn not_windows(os: &str) -> String {
     format!("the host lane needs an elevated Windows machine; this is {os} (GitHub's windows-2022 runners are)")

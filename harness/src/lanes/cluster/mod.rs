@@ -15,6 +15,7 @@ mod preflight;
 mod probing;
 mod rollout;
 mod service;
+mod snapshot;
 mod teardown;
 
 use std::time::{Duration, Instant};

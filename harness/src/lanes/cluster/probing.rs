@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use crate::lanes::Unobserved;
 use crate::lanes::cluster::exec::{Output, Workload, exec};
 use crate::lanes::probe::{bind_args, layer_args, layer_stages, parse_report, pod_argv, seen};
-use crate::lanes::{Unobserved, why};
 use crate::outcome::Observation;
 use crate::scenario::model::Probe;
 
@@ -18,11 +18,16 @@ pub enum Exe<'a> {
 
 /// Runs `probe` in `pod` with `exe` and observes step `step`.
 pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe, exe: Exe<'_>) -> Observation {
+    let mut snapshot = serde_json::Value::Null;
     let args = match probe {
         Probe::Bind(bind) => bind_args(&bind.src, &bind.dst, bind.read_write),
-        Probe::Layer(layer) if layer.snapshot == "latest" => {
-            return Observation::skipped(step, why::LATEST_SNAPSHOT_NOT_BUILT);
-        }
+        Probe::Layer(layer) if layer.snapshot == "latest" => match super::snapshot::newest(workload, pod).await {
+            Ok(found) => {
+                snapshot = json!({ "snapshot": found.folder, "root": found.root });
+                layer_args(&found.folder, &layer.dst, &[])
+            }
+            Err(e) => return Observation::of(step, Unobserved::Exec(e).into()),
+        },
         Probe::Layer(layer) => layer_args(&layer.snapshot, &layer.dst, &[]),
     };
     let (path, source) = match exe {
@@ -34,7 +39,10 @@ pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe, ex
         Exe::Image(why) => (None, json!({ "image": true, "why": why })),
     };
     let argv = pod_argv(path, &args);
-    let detail = json!({ "command": argv, "probe": source });
+    let mut detail = json!({ "command": argv, "probe": source });
+    if !snapshot.is_null() {
+        detail["latest"] = snapshot;
+    }
     let Output { stdout, stderr, .. } = match exec(workload, pod, argv).await {
         Ok(output) => output,
         Err(e) => return Observation::of(step, Unobserved::Exec(e).into()).detail(detail),
