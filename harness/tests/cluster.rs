@@ -355,7 +355,38 @@ fn refuses_a_namespace_it_did_not_make(kubeconfig: &Path) -> Result<(), Failed> 
     Ok(())
 }
 
+/// Marks a simulated service as the harness's (run `run_id`, or none) and makes a run folder on the simulated node.
+fn leave_on_the_node(service: &str, run_id: Option<&str>, folder: &str) {
+    let state = windows_state();
+    let path = state.join("services.json");
+    let mut services: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut entry = serde_json::json!({
+        "name": service, "binPath": r"C:\buildkitd\bin\buildkitd.exe --run-service",
+        "state": "Running", "markedForDelete": false,
+    });
+    if let Some(run_id) = run_id {
+        entry["harnessRunId"] = run_id.into();
+    }
+    services[service] = entry;
+    std::fs::write(&path, services.to_string()).unwrap();
+    let run_folder = state.join("fs/C:/ProgramData/harness").join(folder);
+    std::fs::create_dir_all(&run_folder).unwrap();
+    std::fs::write(run_folder.join("bindprobe.exe"), b"MZ").unwrap();
+}
+
+/// Whether the simulated node still has service `name` and run folder `folder`.
+fn left_on_the_node(service: &str, folder: &str) -> (bool, bool) {
+    let state = windows_state();
+    let services: Value = serde_json::from_str(&std::fs::read_to_string(state.join("services.json")).unwrap()).unwrap();
+    let folder = state.join("fs/C:/ProgramData/harness").join(folder);
+    (services.get(service).is_some(), folder.exists())
+}
+
 fn janitor_removes_only_what_the_harness_made(kubeconfig: &Path) -> Result<(), Failed> {
+    // On the node: a service and a folder of the run being cleaned, and of another run, and a service not the harness's.
+    leave_on_the_node("harness-janitor-svc", Some("janitor-test"), "janitor-test");
+    leave_on_the_node("harness-other-svc", Some("janitor-other"), "janitor-other");
+    leave_on_the_node("not-harness-svc", None, "janitor-other");
     let ours = "harness-janitor-test";
     for (name, labels) in [
         (ours, "app.kubernetes.io/managed-by=harness harness/run-id=janitor-test"),
@@ -394,6 +425,40 @@ fn janitor_removes_only_what_the_harness_made(kubeconfig: &Path) -> Result<(), F
     if foreign.stdout.is_empty() {
         return Err("janitor deleted a namespace the harness did not make".into());
     }
+    let ours_left = left_on_the_node("harness-janitor-svc", "janitor-test");
+    let other_left = left_on_the_node("harness-other-svc", "janitor-other");
+    let foreign_left = left_on_the_node("not-harness-svc", "janitor-other");
+    if ours_left != (false, false) || other_left != (true, true) || !foreign_left.0 {
+        return Err(format!(
+            "the node janitor removed the wrong things: ours {ours_left:?}, another run's {other_left:?}, \
+             foreign {foreign_left:?}\n{stdout}"
+        )
+        .into());
+    }
+    if !stdout.contains("harness-windows: removed service harness-janitor-svc (run janitor-test)") {
+        return Err(format!("the node janitor did not say what it removed: {stdout}").into());
+    }
+    // Without --run-id: every run's marked service and folder, still not the foreign service.
+    let all = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(repository())
+        .env("KUBECONFIG", kubeconfig)
+        .args(["janitor", "--context", "harness-testbed"])
+        .output()
+        .unwrap();
+    let other_left = left_on_the_node("harness-other-svc", "janitor-other");
+    let foreign_left = left_on_the_node("not-harness-svc", "janitor-other");
+    let state = windows_state();
+    let mut services: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("services.json")).unwrap()).unwrap();
+    services.as_object_mut().unwrap().remove("not-harness-svc");
+    std::fs::write(state.join("services.json"), services.to_string()).unwrap();
+    if !all.status.success() || other_left != (false, false) || !foreign_left.0 {
+        return Err(format!(
+            "janitor without --run-id: another run's {other_left:?}, foreign {foreign_left:?}: {}",
+            String::from_utf8_lossy(&all.stderr)
+        )
+        .into());
+    }
     Ok(())
 }
 
@@ -424,6 +489,58 @@ fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     let left = namespaces_of(kubeconfig, run_id);
     if output.status.code() != Some(130) || !left.is_empty() {
         return Err(format!("exit {:?}, namespaces left: {left}\n{stderr}", output.status.code()).into());
+    }
+    Ok(())
+}
+
+/// Ctrl-C while a probe runs on the node: exit 130, the namespace gone, and what the run left on the node (the
+/// delivered probe's run folder, a service marked with its run id) removed by the janitor's pod.
+fn an_interrupted_run_cleans_the_node(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-interrupt-node";
+    leave_on_the_node("harness-interrupted-svc", Some(run_id), "unrelated-run");
+    let out = tempfile::tempdir().unwrap();
+    let scenario = "harness/tests/scenarios/testbed-interrupt.yaml";
+    let mut child = scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let delivered = windows_state().join("fs/C:/ProgramData/harness").join(run_id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !delivered.exists() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("the run never delivered its probe".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The first probe ran; the second hangs on the node.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let namespaces = namespaces_of(kubeconfig, run_id);
+    let service = left_on_the_node("harness-interrupted-svc", run_id);
+    leave_on_the_node("harness-interrupted-svc", None, "unrelated-run");
+    let state = windows_state();
+    let mut services: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("services.json")).unwrap()).unwrap();
+    services.as_object_mut().unwrap().remove("harness-interrupted-svc");
+    std::fs::write(state.join("services.json"), services.to_string()).unwrap();
+    let _ = std::fs::remove_dir_all(state.join("fs/C:/ProgramData/harness/unrelated-run"));
+    if output.status.code() != Some(130) || !namespaces.is_empty() || service != (false, false) {
+        return Err(format!(
+            "exit {:?}, namespaces left: {namespaces:?}, service and folder left: {service:?}\n{stderr}",
+            output.status.code()
+        )
+        .into());
+    }
+    if !stderr.contains(&format!(r"removed folder C:\ProgramData\harness\{run_id}")) {
+        return Err(format!("the interrupted run did not say it cleaned the node:\n{stderr}").into());
     }
     Ok(())
 }
@@ -482,7 +599,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 8] = [
+    let tests: [(&str, Test); 9] = [
+        (
+            "cluster::an_interrupted_run_cleans_the_node",
+            an_interrupted_run_cleans_the_node,
+        ),
         (
             "cluster::the_kubelet_giving_up_ends_the_wait",
             the_kubelet_giving_up_ends_the_wait,

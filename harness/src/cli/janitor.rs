@@ -1,5 +1,6 @@
-//! `harness janitor --context NAME [--run-id ID] [SCENARIOS...]`: removes what earlier runs left on a cluster, found by
-//! the harness's run label, on a context a scenario allows or on the harness's test bed only.
+//! `harness janitor --context NAME [--run-id ID] [SCENARIOS...]`: removes what earlier runs left on a cluster (its
+//! namespaces, by the harness's run label) and on its Windows nodes (marked services, run folders), on a context a
+//! scenario allows or on the harness's test bed only.
 
 use std::path::PathBuf;
 
@@ -18,6 +19,9 @@ pub struct Args {
     /// Only what this run made.
     #[arg(long)]
     run_id: Option<String>,
+    /// Leave the nodes alone: only delete the harness's namespaces (no pod is started on any node).
+    #[arg(long)]
+    namespaces_only: bool,
 }
 
 pub fn run(args: Args) -> Exit {
@@ -42,14 +46,26 @@ pub fn run(args: Args) -> Exit {
             return Exit::Infrastructure;
         }
     };
-    match runtime.block_on(cluster::janitor(&target, args.run_id.as_deref())) {
-        Ok(removed) if removed.is_empty() => {
+    let run_id = args.run_id.as_deref();
+    let cleaned = runtime.block_on(async {
+        let namespaces = cluster::janitor::namespaces(&target, run_id).await?;
+        let nodes = match args.namespaces_only {
+            true => Vec::new(),
+            false => cluster::janitor::nodes(&target, &scenarios, run_id).await?,
+        };
+        Ok::<_, String>((namespaces, nodes))
+    });
+    match cleaned {
+        Ok((namespaces, nodes)) if namespaces.is_empty() && nodes.is_empty() => {
             outln!("nothing left by the harness on {}", args.context);
             Exit::Ok
         }
-        Ok(removed) => {
-            for name in removed {
+        Ok((namespaces, nodes)) => {
+            for name in namespaces {
                 outln!("removed namespace {name}");
+            }
+            for line in nodes {
+                outln!("{line}");
             }
             Exit::Ok
         }

@@ -154,6 +154,7 @@ pub fn run(args: Args) -> Exit {
         ledger: cluster::Ledger::default(),
         out: Some(args.out.clone()),
         nodes: cluster::Nodes::default(),
+        touched_nodes: Arc::default(),
         host: Arc::default(),
     };
     let accepted = match args.check.then(|| accepted_outcomes(&scenarios)).transpose() {
@@ -221,7 +222,7 @@ pub fn run(args: Args) -> Exit {
     if interrupted {
         // The case in flight was dropped where it stood: remove what this run made, by the uids it recorded.
         errln!("interrupted: tearing down what run {} made", context.run_id);
-        match runtime.block_on(lanes::clean_up(&context)) {
+        match runtime.block_on(lanes::clean_up(&context, &scenarios)) {
             Ok(removed) if removed.is_empty() => {}
             Ok(removed) => errln!("removed: {}", removed.join(", ")),
             Err(e) => {

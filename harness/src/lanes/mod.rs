@@ -32,6 +32,8 @@ pub struct Context {
     pub probe: Delivery,
     /// Which cluster cases may share a node at once.
     pub nodes: cluster::Nodes,
+    /// Set once a cluster case has a pod running on a node (it may then leave files or a service there).
+    pub touched_nodes: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Held by a host-lane case: they run one at a time (the bind filter and silos are the machine's).
     pub host: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -78,12 +80,21 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
 }
 
 /// After an interruption: undoes what the run made and has not undone yet, on every lane that makes anything (only
-/// the cluster lane does: its namespaces, by the uids it recorded). What was removed.
-pub async fn clean_up(context: &Context) -> Result<Vec<String>, String> {
-    match &context.cluster {
-        Some(target) => cluster::release_standing(target, &context.ledger).await,
-        None => Ok(Vec::new()),
+/// the cluster lane does: its namespaces, by the uids it recorded, then its services and files on the nodes, if a
+/// case got that far). What was removed.
+pub async fn clean_up(
+    context: &Context,
+    scenarios: &[std::sync::Arc<crate::scenario::Loaded>],
+) -> Result<Vec<String>, String> {
+    let Some(target) = &context.cluster else {
+        return Ok(Vec::new());
+    };
+    let mut removed = cluster::release_standing(target, &context.ledger).await?;
+    // A step dropped mid-way may have left a service or files on a node: the janitor's pod removes this run's.
+    if context.touched_nodes.load(std::sync::atomic::Ordering::SeqCst) {
+        removed.extend(cluster::janitor::nodes(target, scenarios, Some(&context.run_id)).await?);
     }
+    Ok(removed)
 }
 
 /// Why a lane could not observe a step. Each kind is one infrastructure class and one what-to-do (`why::unobserved`):

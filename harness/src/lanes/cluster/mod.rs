@@ -9,6 +9,7 @@ mod bundle;
 mod connect;
 mod deliver;
 mod exec;
+pub mod janitor;
 mod nodes;
 mod ownership;
 mod preflight;
@@ -22,12 +23,12 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Client;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use serde_json::json;
 
 use crate::lanes::{Context, Unobserved, why};
 use crate::outcome::{Evidence, Observation, Seen};
-use crate::render::{self, MANAGED_BY};
+use crate::render;
 use crate::scenario::matrix::Case;
 use crate::words::Environment;
 
@@ -143,6 +144,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         observations.push(Observation::of("rollout", seen).detail(detail.clone()).timed(started));
     }
     if let Some(pod) = &running {
+        context.touched_nodes.store(true, std::sync::atomic::Ordering::SeqCst);
         workload.pod = pod.metadata.name.clone();
         // The versions that matter are those of the node the workload runs on.
         if let Some(node) = rollout::node_of(connected, pod).await {
@@ -253,33 +255,4 @@ pub async fn release_standing(target: &Target, ledger: &Ledger) -> Result<Vec<St
         released.push(claim.namespace);
     }
     Ok(released)
-}
-
-/// Deletes the namespaces earlier runs of the harness left on `target` (only those of `run_id`, when given), waits
-/// until they are gone, and returns their names. A namespace without the harness's run label is never touched, and
-/// each is deleted with its uid as a precondition, so one replaced since it was listed is left alone.
-pub async fn janitor(target: &Target, run_id: Option<&str>) -> Result<Vec<String>, String> {
-    let client = connect::client(target).await.map_err(|e| e.to_string())?;
-    let namespaces = Api::<Namespace>::all(client);
-    let mut selector = format!("{}={},{}", MANAGED_BY.0, MANAGED_BY.1, render::RUN_LABEL);
-    if let Some(run_id) = run_id {
-        selector.push_str(&format!("={run_id}"));
-    }
-    let found = connect::bounded(
-        target.request_timeout,
-        "cannot list the harness's namespaces",
-        namespaces.list(&ListParams::default().labels(&selector)),
-    )
-    .await?;
-    let ledger = Ledger::default();
-    let mut removed = Vec::new();
-    for namespace in found.items {
-        let (Some(name), Some(uid)) = (namespace.metadata.name, namespace.metadata.uid) else {
-            continue;
-        };
-        let claim = ownership::Claim { namespace: name, uid };
-        ownership::release(&namespaces, &claim, &ledger, target.request_timeout, DELETE_TIMEOUT).await?;
-        removed.push(claim.namespace);
-    }
-    Ok(removed)
 }
