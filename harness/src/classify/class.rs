@@ -33,6 +33,10 @@ pub enum Class {
     /// Access denied on a pod volume path (kubelet `pods\<uid>\volumes\...`, a CSI publish), as a HostProcess
     /// pod meets it.
     VolumePermissionDenied,
+    /// HCS refused a directory it was given while creating or starting the compute system (ERROR_DIRECTORY 267,
+    /// 0x8007010b, "The directory name is invalid."): a working directory, layer folder or mapped directory that is
+    /// not a valid directory on the node.
+    DirectoryNameInvalid,
     /// Nothing recognised; the first error line is kept beside it.
     Unknown,
     // Benign start-up warnings: recorded, never failures.
@@ -72,6 +76,7 @@ impl Class {
         Class::InvalidParameter,
         Class::MountSourceUnresolved,
         Class::VolumePermissionDenied,
+        Class::DirectoryNameInvalid,
         Class::Unknown,
         Class::CdiUnavailable,
         Class::NullNetwork,
@@ -107,6 +112,7 @@ impl Class {
             Class::InvalidParameter => "invalid-parameter",
             Class::MountSourceUnresolved => "mount-source-unresolved",
             Class::VolumePermissionDenied => "volume-permission-denied",
+            Class::DirectoryNameInvalid => "directory-name-invalid",
             Class::Unknown => "unknown",
             Class::CdiUnavailable => "cdi-unavailable",
             Class::NullNetwork => "null-network",
