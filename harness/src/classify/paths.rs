@@ -57,7 +57,9 @@ pub fn paths_in(collapsed: &str) -> Vec<String> {
 }
 
 /// Characters that never belong to a path read across a space.
-const NOT_IN_PATH: &[char] = &['"', '\'', '<', '>', '|', '*', '?', ':', ';', ',', ')', ']', '}', '\n', '\r', '\t'];
+const NOT_IN_PATH: &[char] = &[
+    '"', '\'', '<', '>', '|', '*', '?', ':', ';', ',', ')', ']', '}', '\n', '\r', '\t',
+];
 
 /// Where the path the pattern found at `start..end` really ends (see [`paths_in`]).
 fn whole_path_end(text: &str, start: usize, end: usize) -> usize {
@@ -80,7 +82,9 @@ fn whole_path_end(text: &str, start: usize, end: usize) -> usize {
         let Some(after) = text[at..].strip_prefix(' ') else {
             return at;
         };
-        let piece_len = after.find(|c: char| c == ' ' || NOT_IN_PATH.contains(&c)).unwrap_or(after.len());
+        let piece_len = after
+            .find(|c: char| c == ' ' || NOT_IN_PATH.contains(&c))
+            .unwrap_or(after.len());
         let piece = &after[..piece_len];
         let goes_on = piece.contains('\\')
             && !piece.starts_with('\\')
@@ -145,7 +149,10 @@ mod tests {
             (r"open C:\x for writing: Access is denied.", vec![r"C:\x"]),
             (r"C:\a D:\b c\d", vec![r"C:\a", r"D:\b c\d"]),
             (r#""C:\a" and then "C:\b""#, vec![r"C:\a", r"C:\b"]),
-            (r"mount {windows-layer ...\snapshots\1  [rw]}", vec![r"...\snapshots\<N>"]),
+            (
+                r"mount {windows-layer ...\snapshots\1  [rw]}",
+                vec![r"...\snapshots\<N>"],
+            ),
         ] {
             let expected: Vec<String> = expected.into_iter().map(String::from).collect();
             assert_eq!(paths_in(text), expected, "{text}");

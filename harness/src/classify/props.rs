@@ -355,4 +355,3 @@ fn the_walks_cover_every_row_of_the_table() {
         assert_eq!(classify(name).class, None, "{name}");
     }
 }
-
