@@ -86,10 +86,9 @@ fn whole_path_end(text: &str, start: usize, end: usize) -> usize {
             .find(|c: char| c == ' ' || NOT_IN_PATH.contains(&c))
             .unwrap_or(after.len());
         let piece = &after[..piece_len];
-        let goes_on = piece.contains('\\')
-            && !piece.starts_with('\\')
-            && !piece.starts_with("...")
-            && !(piece.len() >= 2 && piece.as_bytes()[1] == b':');
+        let starts_a_path =
+            piece.starts_with('\\') || piece.starts_with("...") || piece.as_bytes().get(1) == Some(&b':');
+        let goes_on = piece.contains('\\') && !starts_a_path;
         // `C:\a D:\b`: a piece that starts a drive path is a path of its own (its colon stops the piece at `D`).
         let next_is_drive = after.as_bytes().get(1) == Some(&b':') && after.as_bytes()[0].is_ascii_alphabetic();
         if !goes_on || next_is_drive {
