@@ -303,7 +303,7 @@ proptest! {
 
 proptest! {
     // Each case walks the whole table (about a thousand rows), dressing every row its own way.
-    #![proptest_config(ProptestConfig { cases: 4, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 3, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn every_message_of_the_table_alone_yields_its_code(seed in any::<u64>()) {

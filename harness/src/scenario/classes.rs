@@ -354,6 +354,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_format_page_lists_every_stage_a_rule_may_name() {
+        let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario.md")).unwrap();
+        let section = &page[page.find("## `classes`").expect("a classes section")..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+        for stage in Stage::ALL {
+            assert!(
+                section.contains(&format!("`{stage}`")),
+                "docs/scenario.md does not list `{stage}`"
+            );
+        }
+    }
+
+    #[test]
     fn codes_are_hex_decimal_negative_or_names() {
         let text = |t: &str| parse_code(&CodeSpec::Text(t.to_owned()));
         assert_eq!(text("0x8007010b"), Some(0x8007_010b));
