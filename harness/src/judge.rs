@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 
 use crate::accepted;
-use crate::classify::{self, Class};
+use crate::classify::{self, Class, DeclaredRules};
 use crate::outcome::{Failure, Observation, Outcome, Seen, StepResult, Verdict};
 use crate::scenario::expect::expectation;
 use crate::scenario::matrix::Case;
@@ -20,9 +20,9 @@ pub fn judge_against(case: &Case, observation: Observation, accepted: Option<&ac
     let stages: IndexMap<String, StepResult> = observation
         .stages
         .into_iter()
-        .map(|(stage, seen)| (stage, result(seen)))
+        .map(|(stage, seen)| (stage, result_in(case, seen)))
         .collect();
-    let result = result(observation.seen);
+    let result = result_in(case, observation.seen);
     let expected = expectation(case, &observation.step);
     let mut outcome = Outcome {
         case: case.name(),
@@ -57,13 +57,21 @@ pub fn result(seen: Seen) -> StepResult {
     match seen {
         Seen::Ok => StepResult::Ok,
         Seen::Skipped { reason } => StepResult::Skipped { reason },
-        Seen::Failed(failure) => classified(failure),
+        Seen::Failed(failure) => classified(failure, &DeclaredRules::default()),
+    }
+}
+
+/// [`result`], with the classes the case's scenario declares applied to a failure's text.
+pub fn result_in(case: &Case, seen: Seen) -> StepResult {
+    match seen {
+        Seen::Failed(failure) => classified(failure, &case.loaded.classes),
+        other => result(other),
     }
 }
 
 /// A failure's class (known, else read from its text, else the lane's fallback), its code and its stage.
-fn classified(failure: Failure) -> StepResult {
-    let read = classify::classify(&failure.text);
+fn classified(failure: Failure, declared: &DeclaredRules) -> StepResult {
+    let read = classify::classify_with(&failure.text, declared);
     // What the text says decides, unless the lane knows better; text that reads as an error nobody recognises
     // (`unknown`) does not override the lane's own fallback (a slow rollout stays a rollout timeout).
     let recognised = read.class.filter(|c| *c != Class::Unknown);
@@ -124,6 +132,52 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Reproduced);
         assert_eq!(outcome.evidence, Evidence::Simulated);
         assert_eq!(outcome.expected.as_deref(), Some("bindflt-access-denied"));
+    }
+
+    #[test]
+    fn a_declared_class_is_judged_and_held_against_the_claim_by_its_name() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/buildkit-6590.yaml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("build/hello: bindflt-access-denied", "build/hello: node-dir-missing")
+            + "classes:\n  - class: node-dir-missing\n    infrastructure: true\n    message: cannot find the path\n";
+        let source = Arc::new(Source {
+            name: "declared.yaml".into(),
+            text,
+        });
+        let loaded = from_source(&source, &path).unwrap_or_else(|e| panic!("{}", e.render()));
+        let case = matrix::cases(&loaded, &[Lane::Cluster])
+            .into_iter()
+            .find(|c| c.variant == "reproduction")
+            .unwrap();
+        let line = r"open C:\x: The system cannot find the path specified.";
+        let observe = || Observation::of("build/hello", Failure::text(line, line, Class::Unknown).into());
+        let outcome = judge(&case, observe());
+        let class = outcome.result.class().unwrap();
+        assert_eq!(class.as_str(), "node-dir-missing");
+        assert!(class.is_infrastructure());
+        // Expected exactly: reproduced, not an infrastructure error.
+        assert_eq!(outcome.verdict, Verdict::Reproduced);
+        assert_eq!(outcome.expected.as_deref(), Some("node-dir-missing"));
+        // Not expected there: an infrastructure error, as a built-in infrastructure class would be.
+        assert_eq!(
+            judge(
+                &case,
+                Observation::of(
+                    "probe/bind-plain-dirs",
+                    Failure::text(line, line, Class::Unknown).into()
+                )
+            )
+            .verdict,
+            Verdict::InfraError
+        );
+        // Accepted outcomes keep it by its name.
+        let entry = accepted::entry_of(&outcome).unwrap();
+        assert!(entry.said().starts_with("node-dir-missing"), "{}", entry.said());
+        assert_eq!(
+            judge_against(&case, observe(), Some(&entry)).verdict,
+            Verdict::Reproduced
+        );
     }
 
     #[test]

@@ -24,6 +24,12 @@ fn family_texts_get_their_class_code_and_stage() {
             None,
         ),
         (
+            "Error: failed to create containerd task: failed to create shim task: hcs::CreateComputeSystem web: The directory name is invalid.: unknown\n",
+            "directory-name-invalid",
+            "0x10b",
+            Some("create-container"),
+        ),
+        (
             "docker: Error response from daemon: hcsshim::CreateComputeSystem 5eb7: The parameter is incorrect.\n",
             "invalid-parameter",
             "0x57",

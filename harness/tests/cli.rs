@@ -918,3 +918,153 @@ fn shards_split_the_planned_cases_and_bad_shards_are_refused() {
         assert!(stderr.contains("is not a shard"), "--shard {bad}: {stderr}");
     }
 }
+
+/// `harness classify --classes FILE` in `dir` (so diagnostics name the file as given), on `text`.
+fn classify_with(dir: &Path, classes: &str, text: &str) -> std::process::Output {
+    harness()
+        .current_dir(dir)
+        .args(["classify", "--classes", classes, "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn declared_classes_claim_what_the_built_ins_leave_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("classes.yaml"),
+        "classes:\n  - class: hns-parameter-refused\n    code: ERROR_INVALID_PARAMETER\n    message: '(?i)^hns failed'\n  - class: anything-denied\n    message: denied\n",
+    )
+    .unwrap();
+    let hns = "HNS failed with error : The parameter is incorrect.\n";
+    let plain = harness().args(["classify", "-"]).write_stdin(hns).output().unwrap();
+    assert!(String::from_utf8_lossy(&plain.stdout).starts_with("class: unknown\n"));
+    let out = classify_with(dir.path(), "classes.yaml", hns);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout.starts_with("class: hns-parameter-refused\ncode: 0x57 "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rule: declared:hns-parameter-refused"), "{stdout}");
+    // A built-in specific match wins over a declared rule that also holds.
+    let bind = "failed to bind target \"C:\\a\" to root \"C:\\b\": Access is denied.\n";
+    let out = classify_with(dir.path(), "classes.yaml", bind);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("class: bindflt-access-denied\n"));
+    // JSON carries the declared class by its name.
+    let json = harness()
+        .current_dir(dir.path())
+        .args(["classify", "--json", "--classes", "classes.yaml", "-"])
+        .write_stdin("something went wrong: denied\n")
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["class"], "anything-denied");
+}
+
+#[test]
+fn a_scenario_declares_classes_its_expectations_name() {
+    let declared = "classes:\n  - class: bind-refused-here\n    code: 0x80070005\n    stage: bind\n  - class: node-dir-missing\n    infrastructure: true\n    message: 'cannot find the path'\n";
+    let scenario = seed().replace("build/hello: bindflt-access-denied", "build/hello: node-dir-missing") + declared;
+    let (dir, file) = scratch(scenario.as_bytes());
+    // A shared file under classes/ declares one more, which the expectations may name too.
+    std::fs::create_dir_all(dir.path().join("classes")).unwrap();
+    std::fs::write(
+        dir.path().join("classes/shared.yaml"),
+        "classes:\n  - class: shared-one\n    message: 'the shared failure'\n",
+    )
+    .unwrap();
+    let validate = harness().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(validate.status.code(), Some(0), "{validate:?}");
+    let out = classify_with(
+        dir.path(),
+        "scenarios/bad.yaml",
+        "open C:\\x: The system cannot find the path specified.\n\nthe shared failure\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(stdout.starts_with("class: node-dir-missing\n"), "{stdout}");
+    let out = classify_with(dir.path(), "scenarios/bad.yaml", "the shared failure\n");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("class: shared-one\n"));
+
+    // An expectation naming no class lists the built-in and the declared ones.
+    let unknown = seed().replace("build/hello: bindflt-access-denied", "build/hello: no-such-class") + declared;
+    let (dir3, file3) = scratch(unknown.as_bytes());
+    let output = harness().arg("validate").arg(&file3).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "bad.yaml:73:20: `no-such-class` is not an expectation: no built-in or declared class has this name"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bindflt-access-denied") && stderr.contains("(bind-refused-here, node-dir-missing)"),
+        "{stderr}"
+    );
+    drop(dir3);
+}
+
+#[test]
+fn broken_class_rules_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "classes:\n  - class: my-class\n    message: '(unclosed'\n",
+            "classes.yaml:3:14: `(unclosed` is not a regular expression: unclosed group",
+        ),
+        (
+            "classes:\n  - class: my-class\n    stage: create-containr\n",
+            "classes.yaml:3:12: `create-containr` is not a stage",
+        ),
+        (
+            "classes:\n  - class: unknown\n    code: 5\n",
+            "classes.yaml:2:12: `unknown` is a built-in class",
+        ),
+        (
+            "classes:\n  - class: my-class\n",
+            "classes.yaml:2:5: the rule for `my-class` has no condition",
+        ),
+        (
+            "classes:\n  - class: my-class\n    code: 5\n  - class: my-class\n    code: 32\n    infrastructure: true\n",
+            "classes.yaml:6:21: `my-class` is declared differently: infrastructure true here, false at classes.yaml:2",
+        ),
+        (
+            "classes:\n  - class: my-class\n    code: NO_SUCH_CODE\n",
+            "classes.yaml:3:11: `NO_SUCH_CODE` is not a Windows code",
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(dir.path().join("classes.yaml"), text).unwrap();
+        let out = classify_with(dir.path(), "classes.yaml", "anything\n");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}\n{stderr}");
+        assert!(stderr.contains(expected), "`{expected}` not in:\n{stderr}");
+        assert!(stderr.contains("help:"), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing is classified with broken rules");
+    }
+    // The same rules in a scenario's own `classes:` are located in the scenario.
+    let listed = "stages are: connect, resolve, pull";
+    rejects(
+        (seed() + "classes:\n  - class: my-class\n    stage: nowhere\n").as_bytes(),
+        "bad.yaml:87:12: `nowhere` is not a stage",
+    );
+    rejects(
+        (seed() + "classes:\n  - class: my-class\n    stage: nowhere\n").as_bytes(),
+        listed,
+    );
+    rejects(
+        (seed() + "classes:\n  - class: crash-loop\n    message: x\n").as_bytes(),
+        "bad.yaml:86:12: `crash-loop` is a built-in class",
+    );
+    rejects(
+        (seed() + "classes:\n  - class: my-class\n    message: '['\n").as_bytes(),
+        "bad.yaml:87:14: `[` is not a regular expression: unclosed character class",
+    );
+    rejects(
+        (seed() + "classes:\n  - class: my-class\n    infrastructure: true\n").as_bytes(),
+        "bad.yaml:86:5: the rule for `my-class` has no condition",
+    );
+}

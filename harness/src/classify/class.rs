@@ -1,10 +1,20 @@
-//! The stable outcome classes of DESIGN.md: identifiers that reports, snapshots and tests use.
+//! The stable outcome classes of DESIGN.md: identifiers that reports, snapshots and tests use, and the classes users
+//! add (declared by a scenario or a shared `classes/` file, see [`super::declared`]).
 
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::{LazyLock, Mutex};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One stable outcome class. The kebab-case name is the identifier in scenario files, snapshots and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
+///
+/// A declared class is [`Class::Declared`]: a reference to its name and kind, interned once per process (see
+/// [`Class::declared`]). That keeps `Class` a `Copy` value that every stage (judge, outcomes, reports, accepted
+/// outcomes, history) already passes around and compares, and `as_str` a `&'static str`, instead of threading an
+/// owned name (and a lifetime or a clone) through every one of them; the price is memory that is never freed, one
+/// small record per distinct declared (name, kind) a process reads, which is bounded by the declarations it loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Class {
     // Windows build and mount failures.
     BindfltAccessDenied,
@@ -33,6 +43,10 @@ pub enum Class {
     /// Access denied on a pod volume path (kubelet `pods\<uid>\volumes\...`, a CSI publish), as a HostProcess
     /// pod meets it.
     VolumePermissionDenied,
+    /// HCS refused a directory it was given while creating or starting the compute system (ERROR_DIRECTORY 267,
+    /// 0x8007010b, "The directory name is invalid."): a working directory, layer folder or mapped directory that is
+    /// not a valid directory on the node.
+    DirectoryNameInvalid,
     /// Nothing recognised; the first error line is kept beside it.
     Unknown,
     // Benign start-up warnings: recorded, never failures.
@@ -48,10 +62,39 @@ pub enum Class {
     Cancelled,
     /// The harness refused to act on something it could not prove this run made; nothing was changed.
     NotOwned,
+    /// A class a scenario or a shared `classes/` file declares, with its own rules (see [`super::declared`]).
+    Declared(&'static Declared),
+}
+
+/// The name and kind of a declared class, interned once per process (see [`Class::declared`]).
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Declared {
+    /// The kebab-case name, never one of the built-in classes'.
+    pub name: &'static str,
+    /// Whether it says the harness or its infrastructure failed (`infra-error`, exit 3), like the built-in
+    /// infrastructure classes.
+    pub infrastructure: bool,
+}
+
+/// Every declared class this process has read.
+static DECLARED: LazyLock<Mutex<HashSet<&'static Declared>>> = LazyLock::new(Default::default);
+
+/// Every string interned for declared classes and their rules.
+static STRINGS: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Default::default);
+
+/// `text` as a string that lives as long as the process, stored once however often it is asked for.
+pub(crate) fn intern(text: &str) -> &'static str {
+    let mut strings = STRINGS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(found) = strings.get(text) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    strings.insert(leaked);
+    leaked
 }
 
 impl Class {
-    /// Every class, in declaration order.
+    /// Every built-in class, in declaration order (declared classes are a scenario's own).
     pub const ALL: &[Class] = &[
         Class::BindfltAccessDenied,
         Class::BindfltAttachRefused,
@@ -72,6 +115,7 @@ impl Class {
         Class::InvalidParameter,
         Class::MountSourceUnresolved,
         Class::VolumePermissionDenied,
+        Class::DirectoryNameInvalid,
         Class::Unknown,
         Class::CdiUnavailable,
         Class::NullNetwork,
@@ -107,6 +151,7 @@ impl Class {
             Class::InvalidParameter => "invalid-parameter",
             Class::MountSourceUnresolved => "mount-source-unresolved",
             Class::VolumePermissionDenied => "volume-permission-denied",
+            Class::DirectoryNameInvalid => "directory-name-invalid",
             Class::Unknown => "unknown",
             Class::CdiUnavailable => "cdi-unavailable",
             Class::NullNetwork => "null-network",
@@ -118,7 +163,29 @@ impl Class {
             Class::StepTimeout => "step-timeout",
             Class::Cancelled => "cancelled",
             Class::NotOwned => "not-owned",
+            Class::Declared(declared) => declared.name,
         }
+    }
+
+    /// The declared class `name` of the given kind, interned: the same `Class` for the same name and kind, however
+    /// often it is declared. The caller checks that `name` is a kebab-case name and not a built-in class's.
+    pub fn declared(name: &str, infrastructure: bool) -> Class {
+        let mut declared = DECLARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let probe = Declared {
+            name: intern(name),
+            infrastructure,
+        };
+        if let Some(found) = declared.get(&probe) {
+            return Class::Declared(found);
+        }
+        let leaked: &'static Declared = Box::leak(Box::new(probe));
+        declared.insert(leaked);
+        Class::Declared(leaked)
+    }
+
+    /// Whether a scenario or a shared `classes/` file declared this class.
+    pub fn is_declared(self) -> bool {
+        matches!(self, Class::Declared(_))
     }
 
     /// Benign warnings are recorded but never make a step fail.
@@ -129,6 +196,9 @@ impl Class {
     /// Harness and infrastructure classes: the step could not be observed, whatever the scenario expects of it
     /// (unless it expects exactly this class).
     pub fn is_infrastructure(self) -> bool {
+        if let Class::Declared(declared) = self {
+            return declared.infrastructure;
+        }
         matches!(
             self,
             Class::RolloutTimeout
@@ -142,9 +212,45 @@ impl Class {
         )
     }
 
-    /// Looks a class up by its identifier.
+    /// Looks a built-in class up by its identifier.
     pub fn from_name(name: &str) -> Option<Class> {
         Class::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+/// A class is written as its name.
+impl Serialize for Class {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A built-in class by its name; any other kebab-case name (an outcome of a declared class, read back from
+/// `outcomes.jsonl`) is read as a declared class of the failure kind, since the file keeps only the name.
+impl<'de> Deserialize<'de> for Class {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Class, D::Error> {
+        let name = Cow::<str>::deserialize(deserializer)?;
+        if let Some(class) = Class::from_name(&name) {
+            return Ok(class);
+        }
+        if super::declared::is_class_name(&name) {
+            return Ok(Class::declared(&name, false));
+        }
+        Err(serde::de::Error::custom(format!("`{name}` is not an outcome class")))
+    }
+}
+
+impl schemars::JsonSchema for Class {
+    fn schema_name() -> Cow<'static, str> {
+        "Class".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An outcome class: a built-in one, or one a scenario or a shared `classes/` file declares.",
+            "type": "string",
+            "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        })
     }
 }
 
@@ -166,5 +272,18 @@ mod tests {
             assert_eq!(Class::from_name(class.as_str()), Some(class));
         }
         assert_eq!(Class::from_name("no-such-class"), None);
+    }
+
+    #[test]
+    fn declared_classes_are_interned_and_keep_their_kind() {
+        let a = Class::declared("my-own-class", false);
+        assert_eq!(a, Class::declared("my-own-class", false));
+        assert_ne!(a, Class::declared("my-own-class", true));
+        assert_eq!(a.as_str(), "my-own-class");
+        assert!(a.is_declared() && !a.is_infrastructure() && !a.is_benign());
+        assert!(Class::declared("my-own-infra", true).is_infrastructure());
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"my-own-class\"");
+        assert_eq!(serde_json::from_str::<Class>("\"my-own-class\"").unwrap(), a);
+        assert!(serde_json::from_str::<Class>("\"Not A Class\"").is_err());
     }
 }

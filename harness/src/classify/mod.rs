@@ -23,6 +23,7 @@
 
 mod class;
 pub mod code;
+pub mod declared;
 mod decode;
 mod paths;
 pub mod rules;
@@ -40,8 +41,9 @@ use std::io::BufRead;
 
 use serde::Serialize;
 
-pub use class::Class;
+pub use class::{Class, Declared};
 pub use code::{Code, CodeKind, CodeSource};
+pub use declared::{DeclaredRule, DeclaredRules};
 pub use stage::Stage;
 pub use stream::{Classifier, MAX_KEY, MAX_LINE, MAX_QUOTE, MAX_RECORD};
 
@@ -130,10 +132,22 @@ pub fn classify(text: &str) -> Classification {
     classifier.finish()
 }
 
+/// Classifies a whole text with declared rules as well (see [`declared`]).
+pub fn classify_with(text: &str, declared: &DeclaredRules) -> Classification {
+    let mut classifier = Classifier::with_declared(declared.clone());
+    classifier.feed_str(text);
+    classifier.finish()
+}
+
 /// Classifies a reader line by line in bounded memory (see [`MAX_LINE`], [`MAX_RECORD`], [`MAX_KEY`]). UTF-16 input
 /// with a byte-order mark (Windows PowerShell 5 redirection) is decoded; other bytes are read as lossy UTF-8.
 pub fn classify_reader(reader: impl BufRead) -> std::io::Result<Classification> {
-    stream::classify_reader(reader)
+    stream::classify_reader(reader, DeclaredRules::default())
+}
+
+/// [`classify_reader`] with declared rules as well (see [`declared`]).
+pub fn classify_reader_with(reader: impl BufRead, declared: &DeclaredRules) -> std::io::Result<Classification> {
+    stream::classify_reader(reader, declared.clone())
 }
 
 #[cfg(test)]

@@ -140,6 +140,48 @@ fn wrapped_as(text: &str, how: usize, width: usize) -> String {
     }
 }
 
+/// A small deterministic generator (SplitMix64), so that one proptest case can dress every row of the table
+/// differently and a failure still shrinks to its seed.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A text in random case, at a random escaping level (none, logrus quoted once to three times, JSON, JSON in JSON),
+/// then perhaps hard-wrapped with indented continuations (a wrapped JSON record would not be one record any more).
+fn dressed_at_random(text: &str, rng: &mut Mix) -> String {
+    let upper: Vec<bool> = (0..1 + rng.below(7)).map(|_| rng.below(2) == 1).collect();
+    let text = dress(text, &upper, &[]);
+    let escaped = match rng.below(6) {
+        0 => text,
+        1..=3 => as_logrus(&text, rng.below(3) + 1),
+        4 => as_json(&text),
+        _ => as_json(&as_json(&text)),
+    };
+    if rng.below(2) == 0 && !escaped.starts_with('{') {
+        wrap_indented(&escaped, 8 + rng.below(60))
+    } else {
+        escaped
+    }
+}
+
+/// Whether a code's name says it succeeded (`ERROR_FSFILTER_OP_COMPLETED_SUCCESSFULLY`): alone, it is rightly no
+/// failure (see [`super::rules::reads_as_failure`]).
+fn names_a_success(name: &str) -> bool {
+    super::rules::reads_as_success(&name.to_ascii_lowercase())
+}
+
 /// Go error wrappers, some with an error word and some without one.
 const GO_WRAPPERS: &[&str] = &[
     "failed to mount {windows-layer C:\\s\\4  [rw]}: ",
@@ -236,6 +278,7 @@ proptest! {
         width in 8usize..60,
     ) {
         let (value, name) = NAMES[index.index(NAMES.len())];
+        prop_assume!(!names_a_success(name));
         let text = wrapped_as(&dress(name, &upper, &[]), how, width);
         let out = classify(&text);
         prop_assert!(out.class.is_some(), "{} as {:?}", name, text);
@@ -255,5 +298,60 @@ proptest! {
         text.push_str(&dress(message, &upper, &[]));
         let text = wrapped_as(&text, how, width);
         prop_assert!(classify(&text).class.is_some(), "{:?}", text);
+    }
+}
+
+proptest! {
+    // Each case walks the whole table (about a thousand rows), dressing every row its own way.
+    #![proptest_config(ProptestConfig { cases: 3, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_message_of_the_table_alone_yields_its_code(seed in any::<u64>()) {
+        let mut rng = Mix(seed);
+        for &(message, value) in MESSAGES.iter() {
+            let text = dressed_at_random(message, &mut rng);
+            let out = classify(&text);
+            prop_assert!(out.class.is_some(), "{} as {:?}", message, text);
+            prop_assert_eq!(out.code.map(|c| c.value), Some(value), "{} as {:?}", message, text);
+        }
+    }
+
+    #[test]
+    fn every_name_of_the_table_alone_yields_its_code(seed in any::<u64>()) {
+        let mut rng = Mix(seed);
+        for &(value, name) in NAMES.iter().filter(|(_, name)| !names_a_success(name)) {
+            let text = dressed_at_random(name, &mut rng);
+            let out = classify(&text);
+            prop_assert!(out.class.is_some(), "{} as {:?}", name, text);
+            prop_assert_eq!(out.code.map(|c| c.value), Some(value), "{} as {:?}", name, text);
+        }
+    }
+
+    #[test]
+    fn every_message_of_the_table_in_a_wrapper_chain_is_never_no_failure(seed in any::<u64>()) {
+        let mut rng = Mix(seed);
+        for &(message, _) in MESSAGES.iter() {
+            let mut text: String = (0..rng.below(5)).map(|_| GO_WRAPPERS[rng.below(GO_WRAPPERS.len())]).collect();
+            text.push_str(message);
+            let text = dressed_at_random(&text, &mut rng);
+            prop_assert!(classify(&text).class.is_some(), "{:?}", text);
+        }
+    }
+}
+
+/// Every row of the message table is reachable: by its message (when a text can show it whole, see [`MESSAGES`]) and
+/// always by its name (see [`NAMES`]), so the walks above cover the whole table (the names of success codes are
+/// walked as no failure's).
+#[test]
+fn the_walks_cover_every_row_of_the_table() {
+    for entry in super::table::entries() {
+        assert!(
+            NAMES.iter().any(|(v, n)| *v == entry.value && *n == entry.name),
+            "{} is not in NAMES",
+            entry.name
+        );
+    }
+    for &(_, name) in NAMES.iter().filter(|(_, name)| names_a_success(name)) {
+        assert_eq!(classify(name).class, None, "{name}");
     }
 }

@@ -19,6 +19,7 @@
 //! | `bad-path` | bad-path | ERROR_INVALID_NAME 123 / ERROR_BAD_PATHNAME 161 |
 //! | `file-exists` | file-exists | ERROR_FILE_EXISTS 0x50 / ERROR_ALREADY_EXISTS 0xb7 (STATUS_OBJECT_NAME_COLLISION) |
 //! | `invalid-parameter` | invalid-parameter | ERROR_INVALID_PARAMETER 87 (E_INVALIDARG, STATUS_INVALID_PARAMETER) from the bind filter, a layer step or an HCS operation |
+//! | `directory-name-invalid` | directory-name-invalid | ERROR_DIRECTORY 267 (0x8007010b, "The directory name is invalid.") while HCS creates or starts the compute system (`CreateComputeSystem`, `System::CreateProcess`) |
 //! | `mount-source-unresolved` | mount-source-unresolved | containerd `failed to resolve path for mount source` |
 //! | `platform-mismatch` | platform-unsupported | `no match for platform`, `no matching manifest for` |
 //! | `compute-system-exited` | compute-system-exited | HCS unexpected exit / terminated / connection closed |
@@ -221,6 +222,13 @@ pub const RULES: &[Rule] = &[
             f.win32_in(&[0x57])
                 && (f.any_stage(TOUCHING_LAYERS) || f.any_stage(COMPUTE_SYSTEM) || names_hcs_operation(f.key))
         },
+    },
+    Rule {
+        name: "directory-name-invalid",
+        class: Class::DirectoryNameInvalid,
+        priority: 95,
+        stage: None,
+        test: |f| f.win32_in(&[0x10b]) && f.any_stage(&[Stage::CreateContainer, Stage::Start]),
     },
     Rule {
         name: "mount-source-unresolved",
@@ -717,6 +725,16 @@ mod tests {
                 Some(Stage::Bind),
             ),
             (
+                "Error: failed to start containerd task \"p\": hcs::System::CreateProcess p: The directory name is invalid.: unknown",
+                Class::DirectoryNameInvalid,
+                Some(Stage::Start),
+            ),
+            (
+                "hcs::CreateComputeSystem x: (0x8007010b)",
+                Class::DirectoryNameInvalid,
+                Some(Stage::CreateContainer),
+            ),
+            (
                 r#"failed to resolve path for mount source "\\?\Volume{b43f9d35-4667-4057-b528-66e5a67a8d48}": Incorrect function."#,
                 Class::MountSourceUnresolved,
                 Some(Stage::Volume),
@@ -741,6 +759,11 @@ mod tests {
     fn family_codes_elsewhere_are_not_claimed() {
         // An invalid parameter from HNS is not the bind filter's or HCS's.
         assert_eq!(verdict("HNS failed with error : The parameter is incorrect."), None);
+        // An invalid directory while importing a layer is not HCS refusing the compute system's directory.
+        assert_eq!(
+            verdict(r"hcsshim::ImportLayer failed in Win32: The directory name is invalid. (0x10b) path=\\?\C:\x"),
+            None
+        );
         // Access denied on a build mount is not a pod volume.
         assert_eq!(
             verdict(r"failed to read mount C:\Windows\SystemTemp\buildkit-mount1: Access is denied."),

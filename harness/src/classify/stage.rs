@@ -58,6 +58,40 @@ impl Stage {
         Stage::LAYER.iter().copied().find(|s| s.as_str() == name)
     }
 
+    /// Every stage, outermost first as a failure's chain reads.
+    pub const ALL: &[Stage] = &[
+        Stage::Connect,
+        Stage::Resolve,
+        Stage::Pull,
+        Stage::Extract,
+        Stage::Mount,
+        Stage::Activate,
+        Stage::Prepare,
+        Stage::GetMountPath,
+        Stage::Bind,
+        Stage::SourceRecord,
+        Stage::Scratch,
+        Stage::CreateContainer,
+        Stage::Start,
+        Stage::Logon,
+        Stage::Volume,
+        Stage::Shim,
+        Stage::RunStep,
+        Stage::Exec,
+        Stage::Service,
+        Stage::Rollout,
+    ];
+
+    /// A stage by its name.
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.iter().copied().find(|s| s.as_str() == name)
+    }
+
+    /// The names of every stage, for messages.
+    pub fn names() -> String {
+        Stage::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
     /// The names of the layer stages, for messages.
     pub fn layer_names() -> String {
         Stage::LAYER.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")

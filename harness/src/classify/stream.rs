@@ -9,6 +9,7 @@
 use std::io::BufRead;
 
 use super::code::{best_code, codes_in};
+use super::declared::DeclaredRules;
 use super::paths::paths_in;
 use super::rules::{self, Facts};
 use super::stage::{chain_in, distinct};
@@ -67,12 +68,21 @@ pub struct Classifier {
     best: Option<Found>,
     first_error: Option<(String, usize)>,
     warnings: Vec<Class>,
+    declared: DeclaredRules,
 }
 
 impl Classifier {
     /// A classifier that has seen nothing.
     pub fn new() -> Classifier {
         Classifier::default()
+    }
+
+    /// A classifier that also applies declared rules to records the built-in rules leave `unknown`.
+    pub fn with_declared(declared: DeclaredRules) -> Classifier {
+        Classifier {
+            declared,
+            ..Classifier::default()
+        }
     }
 
     /// Feeds a text of whole lines.
@@ -215,7 +225,10 @@ impl Classifier {
             Some(v) => v,
             // A benign warning's own wording ("CDI setup error") does not make it an unknown failure.
             None if benign.is_some() => return,
-            None if level == Level::Error || rules::reads_as_failure(key, &codes) => rules::unknown(&facts),
+            // What the built-ins leave unknown, a declared rule may claim.
+            None if level == Level::Error || rules::reads_as_failure(key, &codes) => {
+                self.declared.evaluate(&facts).unwrap_or_else(|| rules::unknown(&facts))
+            }
             None => return,
         };
         let (from, skipped) = error_start(&self.record.text);
@@ -244,9 +257,9 @@ impl Classifier {
 
 /// Classifies a reader line by line; lines need not be valid UTF-8 (they are read lossily) and are cut at
 /// [`MAX_LINE`] bytes, so memory stays bounded whatever the input.
-pub fn classify_reader(reader: impl BufRead) -> std::io::Result<Classification> {
+pub fn classify_reader(reader: impl BufRead, declared: DeclaredRules) -> std::io::Result<Classification> {
     let mut reader = super::decode::utf8_reader(reader)?;
-    let mut classifier = Classifier::new();
+    let mut classifier = Classifier::with_declared(declared);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -561,7 +574,7 @@ mod tests {
         for unit in "noise\r\nfailed to bind target \"a\" to root \"b\": Zugriff verweigert\r\n".encode_utf16() {
             bytes.extend_from_slice(&unit.to_le_bytes());
         }
-        let out = classify_reader(std::io::Cursor::new(bytes)).unwrap();
+        let out = classify_reader(std::io::Cursor::new(bytes), DeclaredRules::default()).unwrap();
         assert_eq!(out.class, Some(Class::BindfltAccessDenied));
         assert_eq!(out.evidence_line, Some(2));
     }
@@ -570,7 +583,7 @@ mod tests {
     fn reader_caps_long_lines_and_reads_invalid_utf8() {
         let mut input = vec![b'x'; MAX_LINE + 10];
         input.extend_from_slice(b"\nfailed to bind target \"a\" to root \"b\": Access is denied. \xff\n");
-        let out = classify_reader(std::io::Cursor::new(input)).unwrap();
+        let out = classify_reader(std::io::Cursor::new(input), DeclaredRules::default()).unwrap();
         assert_eq!(out.class, Some(Class::BindfltAccessDenied));
         assert_eq!(out.evidence_line, Some(2));
     }

@@ -3,7 +3,7 @@
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
-use crate::classify::{Classification, classify_reader};
+use crate::classify::{Classification, DeclaredRules, classify_reader_with};
 use crate::exit::Exit;
 
 /// Arguments of `harness classify`.
@@ -14,14 +14,23 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Apply declared classes too: a shared class file (`classes: [...]`, as under a repository's `classes/`) or a
+    /// scenario (its own `classes:` and its repository's `classes/` files). May be given more than once.
+    #[arg(long = "classes", value_name = "FILE")]
+    classes: Vec<PathBuf>,
 }
 
 /// Classifies the file or standard input and prints the result: text by default, one JSON object with `--json`.
 /// Exits 0 whatever the class (the class is the output), 2 when the input cannot be read.
 pub fn run(args: Args) -> Exit {
+    let declared = match declared(&args.classes) {
+        Ok(declared) => declared,
+        Err(exit) => return exit,
+    };
+    let classify_reader = |reader: Box<dyn std::io::BufRead>| classify_reader_with(reader, &declared);
     let result = match args.file.as_deref() {
-        None => classify_reader(std::io::stdin().lock()),
-        Some(path) if path.as_os_str() == "-" => classify_reader(std::io::stdin().lock()),
+        None => classify_reader(Box::new(std::io::stdin().lock())),
+        Some(path) if path.as_os_str() == "-" => classify_reader(Box::new(std::io::stdin().lock())),
         // A FIFO, device or socket would block or never end: only regular files are read by name.
         Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => {
             errln!(
@@ -31,7 +40,7 @@ pub fn run(args: Args) -> Exit {
             return Exit::InvalidInput;
         }
         Some(path) => match std::fs::File::open(path) {
-            Ok(file) => classify_reader(BufReader::new(file)),
+            Ok(file) => classify_reader(Box::new(BufReader::new(file))),
             Err(e) => {
                 errln!("harness classify: cannot read {}: {e}", path.display());
                 return Exit::InvalidInput;
@@ -60,6 +69,32 @@ pub fn run(args: Args) -> Exit {
     }
 }
 
+/// The declared rules of every `--classes` file, in the order given; a class two files declare differently is
+/// refused.
+fn declared(files: &[PathBuf]) -> Result<DeclaredRules, Exit> {
+    let mut all = DeclaredRules::default();
+    for file in files {
+        let rules = crate::scenario::classes::for_classify(file).map_err(|error| {
+            diagln!(error.render());
+            Exit::InvalidInput
+        })?;
+        for class in rules.classes() {
+            if let Some(earlier) = all.class(class.as_str())
+                && earlier != class
+            {
+                errln!(
+                    "harness classify: class `{class}` is declared differently in {} (infrastructure {}) and before it",
+                    file.display(),
+                    class.is_infrastructure()
+                );
+                return Err(Exit::InvalidInput);
+            }
+        }
+        all = all.then(&rules);
+    }
+    Ok(all)
+}
+
 fn print(classification: &Classification, json: bool) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
@@ -79,6 +114,7 @@ mod tests {
         let args = Args {
             file: Some(PathBuf::from("/nonexistent/for/sure.log")),
             json: false,
+            classes: Vec::new(),
         };
         assert_eq!(run(args), Exit::InvalidInput);
     }
@@ -89,6 +125,7 @@ mod tests {
         let args = Args {
             file: Some(dir.path().to_path_buf()),
             json: true,
+            classes: Vec::new(),
         };
         assert_eq!(run(args), Exit::InvalidInput);
     }
@@ -106,6 +143,7 @@ mod tests {
             let args = Args {
                 file: Some(path.clone()),
                 json,
+                classes: Vec::new(),
             };
             assert_eq!(run(args), Exit::Ok);
         }

@@ -31,12 +31,21 @@ pub enum Expected {
 }
 
 impl Expected {
-    /// Parses `ok`, `observe` or a class name.
+    /// Parses `ok`, `observe` or a class name. A name that is no built-in class's is read as a declared class, for
+    /// loading to check against the scenario's declarations (`scenario::classes::resolve`): the declarations are
+    /// read after the expectations.
     pub fn parse(text: &str) -> Option<Expected> {
         match text {
             "ok" => Some(Expected::Ok),
             "observe" => Some(Expected::Observe),
-            other => Class::from_name(other).map(Expected::Fails),
+            "none" => None,
+            other => match Class::from_name(other) {
+                Some(class) => Some(Expected::Fails(class)),
+                None if crate::classify::declared::is_class_name(other) => {
+                    Some(Expected::Fails(Class::declared(other, false)))
+                }
+                None => None,
+            },
         }
     }
 
@@ -103,9 +112,12 @@ impl JsonSchema for Expected {
             .chain(Class::ALL.iter().map(|c| c.as_str()))
             .collect();
         json_schema!({
-            "description": "`ok`, `observe` (record without judging), or the outcome class the step fails with.",
+            "description": "`ok`, `observe` (record without judging), or the outcome class the step fails with: a built-in one, or one the scenario's `classes:` or its repository's `classes/` files declare.",
             "type": "string",
-            "enum": names,
+            "anyOf": [
+                {"enum": names},
+                {"pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"},
+            ],
         })
     }
 }

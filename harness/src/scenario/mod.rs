@@ -1,5 +1,6 @@
 //! Scenario files: the model, loading with locations, validation and matrix expansion.
 
+pub mod classes;
 pub mod error;
 pub mod expect;
 pub mod load;
@@ -33,6 +34,8 @@ pub struct Loaded {
     pub scenario: Scenario,
     /// The DaemonSet under test, before the image and labels of a case are applied.
     pub daemonset: DaemonSet,
+    /// The classes it declares (its own `classes:`, then its repository's `classes/` files), compiled.
+    pub classes: crate::classify::DeclaredRules,
 }
 
 /// The repository a scenario belongs to: the nearest real ancestor of the scenario's real path that has a real
@@ -100,9 +103,12 @@ pub fn load_many(files: &[PathBuf]) -> Vec<Result<Arc<Loaded>, Error>> {
 /// Parses and validates scenario text that was read from `path` (which locates the repository for fixture paths).
 pub fn from_source(source: &std::sync::Arc<error::Source>, path: &Path) -> Result<Arc<Loaded>, Error> {
     let name = source.name.clone();
-    let (doc, scenario) = load::parse::<Scenario>(source)?;
+    let (doc, mut scenario) = load::parse::<Scenario>(source)?;
     let root = repository_root(path);
+    let (classes, mut class_problems) = classes::declared(&doc, &scenario, &root);
+    class_problems.append(&mut classes::resolve(&doc, &mut scenario, &classes));
     let mut problems = validate::scenario(&doc, &scenario, &root);
+    problems.append(&mut class_problems);
     let daemonset = match daemonset(&doc, &scenario, &root) {
         Ok(daemonset) => Some(daemonset),
         Err(mut found) => {
@@ -117,6 +123,7 @@ pub fn from_source(source: &std::sync::Arc<error::Source>, path: &Path) -> Resul
             doc,
             scenario,
             daemonset,
+            classes,
         })),
         _ => Err(Error::Invalid { file: name, problems }),
     }

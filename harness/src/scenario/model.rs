@@ -50,6 +50,41 @@ pub struct Scenario {
     /// The last override whose `when` matches a case's cell decides a step; otherwise `expect` does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<Override>,
+    /// Classes this scenario adds to the built-in ones: rules that name a class of its own, tried on a failure the
+    /// built-in rules do not recognise (`unknown`). A repository's `classes/*.yaml` files declare shared ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassRule>,
+}
+
+/// One rule of a declared class: every condition given must hold on one failure record.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClassRule {
+    /// The class this rule gives: a kebab-case name of its own, never a built-in class's.
+    pub class: String,
+    /// A Windows code the failure carries (printed, or inferred from its system message): hex (`0x8007010b`),
+    /// decimal (`267`) or a constant name (`ERROR_DIRECTORY`). A Win32 code and its HRESULT are the same code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeSpec>,
+    /// A stage of the failure's wrapper chain, e.g. `create-container` (see docs/scenario.md for the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// A regular expression (Rust `regex` syntax) found in the failure's text, every escaping level undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Whether the class says the harness or its infrastructure failed (`infra-error`, exit 3, unless expected).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub infrastructure: bool,
+}
+
+/// A Windows code as a scenario writes it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CodeSpec {
+    /// A decimal value (a negative one is read as the 32 bits of an HRESULT).
+    Number(i64),
+    /// Hex (`0x8007010b`), decimal, or a constant name (`ERROR_DIRECTORY`).
+    Text(String),
 }
 
 /// Expectations for the matrix cells that `when` selects.
