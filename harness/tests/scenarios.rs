@@ -1,5 +1,6 @@
 //! One `cargo test` trial per scenario case and lane. Lanes that cannot run here are ignored with their reason;
-//! the offline lane snapshots each case's rendered manifests and normalised outcomes beside this file.
+//! the offline lane snapshots each case's rendered manifests and normalised outcomes beside this file. When the test
+//! bed is up, the cluster lane runs every case against it (its outcomes are simulated, held against the scenario).
 
 use std::path::{Path, PathBuf};
 
@@ -39,20 +40,59 @@ fn main() -> std::process::ExitCode {
         run_id: "snapshot".to_owned(),
         ..Context::default()
     };
-    for planned in plan::plan(&loaded, Lane::ALL, &context) {
+    // The cluster lane's cases run against the test bed when it is up, under a run id of their own.
+    let cluster = Context {
+        run_id: format!("trials-{}", std::process::id()),
+        cluster: testbed(&loaded),
+        probe: lanes::Delivery(lanes::cluster::Probe::find()),
+        ..Context::default()
+    };
+    for planned in plan::plan(&loaded, Lane::ALL, &cluster) {
         let name = planned.case.name();
         let lane = planned.case.lane;
         let trial = match planned.skip {
             Some(reason) => Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason))),
             None => {
                 let case = planned.case;
-                let context = context.clone();
+                let context = if lane == Lane::Cluster {
+                    cluster.clone()
+                } else {
+                    context.clone()
+                };
                 Trial::ignorable_test(name, move || run(&case, &context))
             }
         };
         trials.push(trial.with_kind(lane.as_str()));
     }
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// The test bed as the cluster lane's target, when it is up (its kubeconfig becomes this process's `KUBECONFIG`
+/// unless one is set); `None` otherwise, and the cluster lane's cases are ignored with the reason.
+fn testbed(loaded: &[std::sync::Arc<scenario::Loaded>]) -> Option<lanes::cluster::Target> {
+    let status = std::process::Command::new(repository().join("fixtures/testbed/testbed"))
+        .args(["status", "--json"])
+        .output()
+        .ok()?;
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).ok()?;
+    let kubeconfig = status["kubeconfig"].as_str().filter(|_| status["state"] == "up")?;
+    if std::env::var_os("KUBECONFIG").is_none() {
+        // SAFETY: at the start of main, before any thread of this process is started.
+        unsafe { std::env::set_var("KUBECONFIG", kubeconfig) };
+    }
+    let context = status["context"].as_str()?.to_owned();
+    let allowed: Vec<String> = loaded
+        .iter()
+        .flat_map(|l| l.scenario.cluster.contexts.clone())
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let timeout = std::time::Duration::from_secs(30);
+    runtime
+        .block_on(lanes::cluster::check(&context, &allowed, timeout))
+        .ok()
 }
 
 /// Runs one case and holds its outcomes against the scenario's expectations and the accepted snapshots.
