@@ -262,6 +262,10 @@ fn builds_reach_the_workloads_buildkitd(kubeconfig: &Path) -> Result<(), Failed>
     if !bundle_ok {
         return Err(format!("the evidence bundle is incomplete: {files:?}").into());
     }
+    let left = namespaces_of(kubeconfig, "test-builds");
+    if !left.is_empty() {
+        return Err(format!("the run left namespaces behind: {left}").into());
+    }
     Ok(())
 }
 
@@ -277,6 +281,7 @@ fn an_unreachable_buildkitd_is_infrastructure(kubeconfig: &Path) -> Result<(), F
     let build = find(&outcomes, "reproduction", "build/hello")?;
     let teardown = find(&outcomes, "reproduction", "teardown")?;
     if output.status.code() != Some(3)
+        || !namespaces_of(kubeconfig, "test-unreachable").is_empty()
         || build["class"] != "buildkitd-unreachable"
         || build["verdict"] != "infra-error"
         || teardown["verdict"] != "passed"
@@ -309,6 +314,7 @@ fn the_kubelet_giving_up_ends_the_wait(kubeconfig: &Path) -> Result<(), Failed> 
         if output.status.code() != Some(3)
             || outcome["class"] != class
             || teardown["verdict"] != "passed"
+            || !namespaces_of(kubeconfig, &format!("test-{tag}")).is_empty()
             || !files.iter().any(|f| f.as_str().is_some_and(|f| f.ends_with(kept)))
             || elapsed > std::time::Duration::from_secs(60)
         {
