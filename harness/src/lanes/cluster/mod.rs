@@ -1,8 +1,10 @@
 //! The cluster lane: deploys a case's manifests to a kube context the user allowed, waits for the rollout, runs the
 //! probes inside the workload's pod, and tears down what it made. Results from KWOK-managed nodes are simulated.
 //!
-//! One file per step (`preflight`, `rollout`, `probing`, `service`, `teardown`), the kube helpers beside them
-//! (`connect`: contexts and bounded calls; `ownership`: what this run made; `exec`: commands in the workload).
+//! One file per step (`preflight`, `rollout` with `pull`, `probing`, `service`, `build`, `teardown`), the helpers
+//! beside them (`connect`: contexts and bounded calls; `ownership`: what this run made; `nodes`: which cases may share
+//! a node; `exec`: commands in the workload; `deliver`: the probe onto the node; `snapshot`: the newest containerd
+//! snapshot; `bundle`: the evidence of a failure), and `janitor`: what earlier runs left.
 
 mod build;
 mod bundle;
