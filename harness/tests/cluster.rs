@@ -189,15 +189,16 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     let delivered = &probe["detail"]["probe"];
     let sent = std::fs::read(delivered["from"].as_str().unwrap_or("-")).unwrap_or_default();
     let sha256 = sha256_hex(&sent);
-    if delivered["delivered"] != r"C:\ProgramData\harness\test-deploys\bindprobe.exe"
+    let delivered_to = delivered["delivered"].as_str().unwrap_or_default();
+    if !(delivered_to.starts_with(r"C:\ProgramData\harness\test-deploys_") && delivered_to.ends_with(r"\bindprobe.exe"))
         || delivered["sha256"] != sha256.as_str()
         || probe["detail"]["command"][0] != delivered["delivered"]
     {
         return Err(format!("the probe was not delivered as it should: {probe:#}").into());
     }
-    let node_folder = windows_state().join("fs/C:/ProgramData/harness/test-deploys");
-    if node_folder.exists() {
-        return Err(format!("the delivered probe was left on the node: {}", node_folder.display()).into());
+    let left = run_folders(run_id);
+    if !left.is_empty() {
+        return Err(format!("the delivered probe was left on the node: {left:?}").into());
     }
     let namespaces: Vec<&str> = outcomes
         .iter()
@@ -380,6 +381,17 @@ fn leave_on_the_node(service: &str, run_id: Option<&str>, folder: &str) {
     std::fs::write(run_folder.join("bindprobe.exe"), b"MZ").unwrap();
 }
 
+/// The case folders of run `run_id` on the simulated node (`C:\ProgramData\harness\<run id>_<case>`).
+fn run_folders(run_id: &str) -> Vec<String> {
+    let folder = windows_state().join("fs/C:/ProgramData/harness");
+    std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&format!("{run_id}_")))
+        .collect()
+}
+
 /// Whether the simulated node still has service `name` and run folder `folder`.
 fn left_on_the_node(service: &str, folder: &str) -> (bool, bool) {
     let state = windows_state();
@@ -511,9 +523,8 @@ fn an_interrupted_run_cleans_the_node(kubeconfig: &Path) -> Result<(), Failed> {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let delivered = windows_state().join("fs/C:/ProgramData/harness").join(run_id);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !delivered.exists() {
+    while run_folders(run_id).is_empty() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
@@ -545,7 +556,8 @@ fn an_interrupted_run_cleans_the_node(kubeconfig: &Path) -> Result<(), Failed> {
         )
         .into());
     }
-    if !stderr.contains(&format!(r"removed folder C:\ProgramData\harness\{run_id}")) {
+    if !stderr.contains(&format!(r"removed folder C:\ProgramData\harness\{run_id}_")) || !run_folders(run_id).is_empty()
+    {
         return Err(format!("the interrupted run did not say it cleaned the node:\n{stderr}").into());
     }
     Ok(())

@@ -41,10 +41,15 @@ impl Manifests {
 /// The namespace a case of a run deploys into: `harness-<run>-<hash of the case's name>`, at most 57 characters (a
 /// run id has at most 40), the same for the same run and case, and different for every other.
 pub fn namespace_for(run_id: &str, case: &Case) -> String {
+    format!("harness-{run_id}-{}", case_hash(case))
+}
+
+/// The first 8 hex digits of the SHA-256 of the case's name: what tells a run's cases apart in the names of what
+/// they make (namespaces, folders on a node).
+pub fn case_hash(case: &Case) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(case.name().as_bytes());
-    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("harness-{run_id}-{hash}")
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Renders `case` for the run `run_id`, with `overrides` for its parameters.

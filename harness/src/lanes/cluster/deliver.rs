@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 
 use crate::lanes::cluster::exec::{Output, Workload, exec, exec_with_input};
 use crate::render;
+use crate::scenario::matrix::Case;
 
-/// Where on the node a run's delivered files go: one folder per run, which teardown and the janitor remove.
+/// Where on the node the harness's files go: one folder per case under it, which teardown and the janitor remove.
 pub const NODE_FOLDER: &str = r"C:\ProgramData\harness";
 
 /// A probe ready to be sent: its bytes and their SHA-256 (upper-case hex, as `Get-FileHash` prints it).
@@ -71,14 +72,16 @@ impl Probe {
     }
 }
 
-/// The folder of run `run_id` on the node.
-pub fn run_folder(run_id: &str) -> String {
-    format!(r"{NODE_FOLDER}\{run_id}")
+/// The folder of one case of run `run_id` on the node, `<NODE_FOLDER>\<run id>_<case hash>`: cases of a run that share
+/// a node never touch each other's files, teardown removes the case's folder whole, and the janitor finds a run's
+/// folders by their name (`_` is never part of a run id).
+pub fn case_folder(run_id: &str, case: &Case) -> String {
+    format!(r"{NODE_FOLDER}\{run_id}_{}", render::case_hash(case))
 }
 
-/// Copies `probe` to `<run folder>\bindprobe.exe` on the node `pod` runs on; the path it arrived at, or why not.
-pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, run_id: &str) -> Result<String, String> {
-    let target = format!(r"{}\bindprobe.exe", run_folder(run_id));
+/// Copies `probe` to `<case folder>\bindprobe.exe` on the node `pod` runs on; the path it arrived at, or why not.
+pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, folder: &str) -> Result<String, String> {
+    let target = format!(r"{folder}\bindprobe.exe");
     let script = receive_script(&target, probe.bytes.len(), &probe.sha256);
     let Output { stdout, stderr, .. } =
         exec_with_input(workload, pod, render::powershell(&script), probe.bytes.clone()).await?;
@@ -96,17 +99,14 @@ pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, run_id: &str
     }
 }
 
-/// Removes run `run_id`'s folder from the node `pod` runs on.
-pub async fn remove(workload: &Workload, pod: &str, run_id: &str) -> Result<(), String> {
-    let folder = render::single_quoted(&run_folder(run_id));
+/// Removes a case's `folder` from the node `pod` runs on.
+pub async fn remove(workload: &Workload, pod: &str, folder: &str) -> Result<(), String> {
+    let shown = folder;
+    let folder = render::single_quoted(folder);
     let script = format!("Remove-Item -LiteralPath {folder} -Recurse -Force -ErrorAction SilentlyContinue\n");
     let output = exec(workload, pod, render::powershell(&script)).await?;
     match output.success {
-        Some(false) => Err(format!(
-            "cannot remove {}: {}",
-            run_folder(run_id),
-            output.stderr.trim()
-        )),
+        Some(false) => Err(format!("cannot remove {}: {}", shown, output.stderr.trim())),
         _ => Ok(()),
     }
 }

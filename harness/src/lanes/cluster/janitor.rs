@@ -1,7 +1,7 @@
 //! The janitor: what earlier runs left on a cluster and on its Windows nodes. Namespaces carrying the harness's run
 //! label go by uid; on each node a scenario selects, a short-lived HostProcess pod (in a namespace of the janitor's
 //! own) stops and deletes the services the harness marked (`HarnessRunId` in the service's registry key) and removes
-//! the run folders it copied files into (`C:\ProgramData\harness\<run id>`), of one run or of all. Nothing else.
+//! the folders it copied files into (`C:\ProgramData\harness\<run id>_<case>`), of one run or of all. Nothing else.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -202,7 +202,7 @@ foreach ($key in @(Get-ChildItem -LiteralPath $services -ErrorAction SilentlyCon
 $folder = {folder}
 if (Test-Path -LiteralPath $folder) {{
     foreach ($run in @(Get-ChildItem -LiteralPath $folder -Directory)) {{
-        if ($runId -and $run.Name -ne $runId) {{ continue }}
+        if ($runId -and $run.Name -ne $runId -and -not $run.Name.StartsWith($runId + '_')) {{ continue }}
         Remove-Item -LiteralPath $run.FullName -Recurse -Force
         Write-Output "harness-removed folder $($run.FullName)"
     }}

@@ -167,7 +167,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         let started = Instant::now();
         if delivered.is_none() {
             delivered = Some(match &context.probe.0 {
-                Ok(sent) => deliver::deliver(&workload, pod, sent, &context.run_id).await,
+                Ok(sent) => deliver::deliver(&workload, pod, sent, &deliver::case_folder(&context.run_id, case)).await,
                 Err(_) => Err(String::new()),
             });
         }

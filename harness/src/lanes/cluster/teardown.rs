@@ -42,7 +42,7 @@ pub async fn teardown(
     context: &Context,
 ) -> Seen {
     let files = match (&workload.pod, made.delivered) {
-        (Some(pod), true) => deliver::remove(workload, pod, &context.run_id).await,
+        (Some(pod), true) => deliver::remove(workload, pod, &deliver::case_folder(&context.run_id, case)).await,
         _ => Ok(()),
     };
     let registers_service = case.loaded.scenario.variants[case.variant.as_str()]
