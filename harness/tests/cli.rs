@@ -1068,3 +1068,222 @@ fn broken_class_rules_are_located() {
         "bad.yaml:86:5: the rule for `my-class` has no condition",
     );
 }
+
+/// `harness validate` on `text` in a scratch repository succeeds.
+fn accepts(text: &str) {
+    let (_dir, file) = scratch(text.as_bytes());
+    let output = harness().arg("validate").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr:\n{stderr}");
+}
+
+#[test]
+fn an_unknown_probe_kind_is_named_in_the_formats_words() {
+    // Before: "unknown variant `exec`, expected one of bind, layer".
+    rejects(
+        seed()
+            .replace("    layer:\n      snapshot", "    exec:\n      snapshot")
+            .as_bytes(),
+        "bad.yaml:53:5: `exec` is not a probe kind: write `bind:` or `layer:`",
+    );
+    rejects(
+        seed()
+            .replace("distribution: k0s", "distribution: openshift")
+            .as_bytes(),
+        "`openshift` is not a distribution: write `k0s`, `kubeadm`, `aks`, `eks`, `gke`, `rke2`, `generic` or `none`",
+    );
+}
+
+#[test]
+fn a_missing_key_points_at_the_mapping_that_lacks_it() {
+    // Before: "bad.yaml:60:5: missing field `platform`", pointing at the neighbouring `timeout`.
+    rejects(
+        seed().replace("    platform: windows/amd64\n", "").as_bytes(),
+        "bad.yaml:58:3: `builds.hello` has no `platform`, which it needs",
+    );
+    rejects(
+        seed().replace("    platform: windows/amd64\n", "").as_bytes(),
+        "add `platform: windows/amd64` to `builds.hello`",
+    );
+    rejects(
+        seed()
+            .replace("  endpoint:\n    port: 1234", "  endpoint: {}")
+            .as_bytes(),
+        "bad.yaml:34:3: `workload.endpoint` has no `port`, which it needs",
+    );
+    rejects(
+        seed().replace("apiVersion: harness/v1\n", "").as_bytes(),
+        "the scenario has no `apiVersion`, which it needs",
+    );
+}
+
+#[test]
+fn an_unknown_expectation_lists_what_may_be_written() {
+    for (class, expected) in [
+        ("access-denied", "`access-denied` is not an expectation"),
+        ("Access Denied", "`Access Denied` is not an expectation"),
+    ] {
+        let text = seed().replace("build/hello: bindflt-access-denied", &format!("build/hello: {class}"));
+        rejects(text.as_bytes(), expected);
+        for listed in ["`ok`", "`observe`", "bindflt-access-denied", "crash-loop"] {
+            rejects(text.as_bytes(), listed);
+        }
+    }
+}
+
+#[test]
+fn a_required_node_affinity_on_windows_pins_a_host_process_pod() {
+    let affinity = "      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n              - matchExpressions:\n                  - {key: kubernetes.io/os, operator: In, values: [VALUES]}\n";
+    let with = |values: &str| {
+        seed_daemonset().replace(
+            "      nodeSelector:\n        kubernetes.io/os: windows\n",
+            &affinity.replace("VALUES", values),
+        )
+    };
+    // Before: refused as "a HostProcess pod must be pinned to Windows nodes".
+    let (dir, file) = scratch(seed().as_bytes());
+    std::fs::write(
+        dir.path().join("fixtures/daemonsets/buildkitd-hostprocess.yaml"),
+        with("windows"),
+    )
+    .unwrap();
+    let output = harness().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    rejects_daemonset(&with("windows, linux"), "must be pinned to Windows nodes");
+}
+
+#[test]
+fn plan_without_contexts_says_only_the_test_bed_is_allowed() {
+    let (_dir, file) = scratch(seed().replace("  contexts: [k0s-windows]\n", "").as_bytes());
+    let output = harness().arg("plan").arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    // Before: "this scenario allows , and the harness's test bed" (later "allows none, and ...").
+    assert!(
+        stdout
+            .contains("this scenario lists no context in cluster.contexts, so only the harness's test bed is allowed"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("allows ,") && !stdout.contains("allows none"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn host_lane_builds_are_refused() {
+    rejects(
+        seed()
+            .replace(
+                "    native:\n      probe/bind-plain-dirs: ok\n",
+                "    native:\n      probe/bind-plain-dirs: ok\n      build/hello: ok\n",
+            )
+            .as_bytes(),
+        "the host lane has no `build/hello` step",
+    );
+    rejects(
+        seed()
+            .replace(
+                "    native:\n      probe/bind-plain-dirs: ok\n",
+                "    native:\n      probe/bind-plain-dirs: ok\n      build/hello: ok\n",
+            )
+            .as_bytes(),
+        "the host lane runs no builds",
+    );
+}
+
+#[test]
+fn a_rollout_class_that_only_the_pull_step_gives_is_refused() {
+    rejects(
+        seed()
+            .replace(
+                "      rollout: ok\n      probe/bind",
+                "      rollout: image-pull-failed\n      probe/bind",
+            )
+            .as_bytes(),
+        "`rollout` never ends with `image-pull-failed`: a failed pull ends the `pull` step",
+    );
+    // What the rollout can end with is accepted.
+    accepts(&seed().replace(
+        "      rollout: ok\n      probe/bind",
+        "      rollout: crash-loop\n      probe/bind",
+    ));
+}
+
+#[test]
+fn a_variant_identical_to_another_is_refused() {
+    rejects(
+        seed()
+            .replace(
+                "  workaround:\n    description",
+                "  workaround2:\n    description: the same again\n  workaround:\n    description",
+            )
+            .as_bytes(),
+        "variant `workaround2` deploys the workload exactly as `reproduction` does",
+    );
+}
+
+#[test]
+fn doubled_backslashes_in_single_quotes_are_refused_with_the_fix() {
+    let text = seed().replace(r"hostDir: 'C:\buildkitd\bin'", r"hostDir: 'C:\\buildkitd\\bin'");
+    rejects(
+        text.as_bytes(),
+        r"`C:\\buildkitd\\bin` holds doubled backslashes: YAML single quotes do not unescape `\\`",
+    );
+    rejects(
+        text.as_bytes(),
+        r#"write 'C:\buildkitd\bin' in single quotes, or "C:\\buildkitd\\bin" in double quotes"#,
+    );
+    // Double quotes unescape: "C:\\buildkitd\\bin" is the right path.
+    accepts(&seed().replace(r"hostDir: 'C:\buildkitd\bin'", r#"hostDir: "C:\\buildkitd\\bin""#));
+}
+
+#[test]
+fn every_distribution_loads_and_none_has_no_cluster_lane() {
+    for distribution in ["k0s", "kubeadm", "aks", "eks", "gke", "rke2", "generic"] {
+        accepts(&seed().replace("distribution: k0s", &format!("distribution: {distribution}")));
+    }
+    let host_only = seed().replace("distribution: k0s", "distribution: none");
+    rejects(
+        host_only.as_bytes(),
+        "expectations for the cluster lane, but cluster.distribution is `none`",
+    );
+    let cut = host_only.find("  cluster:\n    reproduction:").unwrap();
+    let end = host_only.find("  host:\n").unwrap();
+    let host_only = format!("{}{}", &host_only[..cut], &host_only[end..]);
+    let (_dir, file) = scratch(host_only.as_bytes());
+    let output = harness().arg("plan").arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| l.contains(" cluster "))
+            .all(|l| l.starts_with("skip")
+                && l.contains("this scenario targets no cluster (cluster.distribution: none)")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("skip  cluster"), "{stdout}");
+}
+
+#[test]
+fn an_endpoint_is_needed_only_for_builds() {
+    let without = seed().replace("  endpoint:\n    port: 1234\n", "");
+    rejects(
+        without.as_bytes(),
+        "bad.yaml:31:1: builds are declared but the workload has no endpoint to send them to",
+    );
+    rejects(without.as_bytes(), "add `endpoint: {port: N}` to `workload`");
+    // Without builds nothing needs the endpoint, and the `--addr` port is not compared with one.
+    let cut = without.find("builds:\n").unwrap();
+    let end = without.find("expect:\n").unwrap();
+    let no_builds = format!("{}{}", &without[..cut], &without[end..])
+        .replace("      build/hello: bindflt-access-denied\n", "")
+        .replace("      build/hello: ok\n", "");
+    accepts(&no_builds);
+}

@@ -2,19 +2,23 @@
 
 /// No `--context`: the cluster lane has nowhere to run.
 pub fn no_context(allowed: &[String]) -> String {
-    format!(
-        "no kube context named (pass --context; this scenario allows {}, and the harness's test bed)",
-        list(allowed)
-    )
+    format!("no kube context named (pass --context; {})", allowed_contexts(allowed))
 }
 
 /// The context given is one this scenario may not act on.
 pub fn context_not_allowed(name: &str, allowed: &[String]) -> String {
     format!(
-        "context `{name}` is not one this scenario may act on (allowed: {}, and the harness's test bed)",
-        list(allowed)
+        "context `{name}` is not one this scenario may act on ({})",
+        allowed_contexts(allowed)
     )
 }
+
+/// A scenario whose `cluster.distribution` is `none`: it is about a host only.
+pub const NO_CLUSTER: &str = "this scenario targets no cluster (cluster.distribution: none); its steps run on the \
+     host lane (give a distribution, e.g. `kubeadm`, to run it on a cluster)";
+
+/// A build step of a workload without an endpoint to send it to.
+pub const NO_ENDPOINT: &str = "the workload has no endpoint to send the build to (add `workload.endpoint: {port: N}`)";
 
 /// No node carries the scenario's nodeSelector.
 pub fn no_node(selector: &str) -> String {
@@ -88,10 +92,37 @@ pub mod unobserved {
         "look at the cluster's events for the step; raise --request-timeout if the cluster is slow";
 }
 
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_owned()
-    } else {
-        items.join(", ")
+/// Which contexts a scenario may act on, as a clause: its own `cluster.contexts`, and always the test bed.
+fn allowed_contexts(allowed: &[String]) -> String {
+    match allowed {
+        [] => {
+            "this scenario lists no context in cluster.contexts, so only the harness's test bed is allowed".to_owned()
+        }
+        [one] => format!("this scenario allows {one} and the harness's test bed"),
+        [rest @ .., last] => format!(
+            "this scenario allows {}, {last} and the harness's test bed",
+            rest.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allowed_contexts_read_well_for_none_one_and_several() {
+        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            no_context(&[]),
+            "no kube context named (pass --context; this scenario lists no context in cluster.contexts, so only the \
+             harness's test bed is allowed)"
+        );
+        assert!(no_context(&names(&["a"])).ends_with("this scenario allows a and the harness's test bed)"));
+        assert!(
+            context_not_allowed("x", &names(&["a", "b", "c"]))
+                .ends_with("(this scenario allows a, b, c and the harness's test bed)")
+        );
+        assert!(!no_context(&[]).contains(" , "));
     }
 }

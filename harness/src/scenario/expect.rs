@@ -84,8 +84,13 @@ impl<'de> Deserialize<'de> for Expectation {
     }
 }
 
+/// A word that cannot be a class name (not kebab-case, or `none`): every value the file may write instead.
 fn not_an_expectation(text: &str) -> String {
-    format!("`{text}` is not an expectation: write `ok`, `observe` or an outcome class such as `bindflt-access-denied`")
+    let built_in: Vec<&str> = Class::ALL.iter().map(|c| c.as_str()).collect();
+    format!(
+        "`{text}` is not an expectation: write `ok`, `observe`, a built-in class ({}) or a class declared under `classes:`",
+        built_in.join(", ")
+    )
 }
 
 impl Serialize for Expected {

@@ -8,7 +8,7 @@ use regex::Regex;
 use serde::de::DeserializeOwned;
 
 use crate::scenario::error::{Error, Problem, Source};
-use crate::scenario::tree::Node;
+use crate::scenario::tree::{Kind, Node, Place};
 
 /// Input limits: a hostile file is rejected fast, before it costs memory or time.
 pub mod limits {
@@ -194,6 +194,13 @@ fn yaml_problem(source: &Source, error: &serde_saphyr::Error) -> Problem {
             l.span().byte_len().unwrap_or(1).max(1) as usize,
         )
     });
+    if let Some((value, expected)) = unknown_variant(&message) {
+        let (message, help) = variant_in_words(&value, &expected);
+        return Problem::at(source, line, column, len, message).help(help);
+    }
+    if let Some(key) = missing_key(&message) {
+        return missing_key_problem(source, &key, line, column, len);
+    }
     let help = if message.contains("unknown field") {
         "remove or correct this key; the scenario format is in docs/scenario.md and docs/scenario.schema.json"
     } else if message.contains("duplicate") {
@@ -206,10 +213,157 @@ fn yaml_problem(source: &Source, error: &serde_saphyr::Error) -> Problem {
         "give a value of the kind this key takes; see docs/scenario.md"
     } else if message.starts_with("expected mapping") || message.starts_with("invalid type") {
         "this key takes a different kind of value; see docs/scenario.md for what it expects"
-    } else if message.starts_with("missing field") {
-        "add the missing key; see docs/scenario.md"
     } else {
         "fix the YAML here; see docs/scenario.md for the format"
     };
     Problem::at(source, line, column, len, message).help(help)
+}
+
+/// The value and the accepted values of serde's "unknown variant `x`, expected one of a, b" (in any of its spellings).
+fn unknown_variant(message: &str) -> Option<(String, Vec<String>)> {
+    static VARIANT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^unknown variant `([^`]*)`, expected (?:one of )?(.*)$").unwrap());
+    let found = VARIANT.captures(message)?;
+    let expected = found[2]
+        .split(", ")
+        .flat_map(|part| part.split(" or "))
+        .map(|name| name.trim().trim_matches('`').to_owned())
+        .filter(|name| !name.is_empty())
+        .collect();
+    Some((found[1].to_owned(), expected))
+}
+
+/// "`x` is not a probe kind: write `bind:` or `layer:`": an unknown variant in the words of the format, naming what
+/// the key is and every value it takes.
+fn variant_in_words(value: &str, expected: &[String]) -> (String, String) {
+    let has = |name: &str| expected.iter().any(|e| e == name);
+    let either = |names: Vec<String>| match names.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    };
+    let quoted = |suffix: &str| either(expected.iter().map(|e| format!("`{e}{suffix}`")).collect());
+    let (what, write) = if has("bind") && has("layer") {
+        ("a probe kind", quoted(":"))
+    } else if has("kubeadm") {
+        ("a distribution", quoted(""))
+    } else if has("offline") && has("cluster") {
+        ("a lane", quoted(":"))
+    } else if has("containerd") {
+        ("a component", quoted(":"))
+    } else {
+        ("a value this key takes", quoted(""))
+    };
+    (
+        format!("`{value}` is not {what}: write {write}"),
+        "the scenario format is in docs/scenario.md and docs/scenario.schema.json".to_owned(),
+    )
+}
+
+/// The key of serde's "missing field `x`".
+fn missing_key(message: &str) -> Option<String> {
+    static MISSING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^missing field `([^`]*)`").unwrap());
+    MISSING.captures(message).map(|found| found[1].to_owned())
+}
+
+/// A missing key, pointed at the mapping that lacks it: the parser reports it at one of the mapping's keys (or at its
+/// end), which reads as if that neighbour were wrong. The mapping is found in the located tree as the one holding a
+/// key at the parser's place, or starting there; the problem points at the key that names it.
+fn missing_key_problem(source: &Source, key: &str, line: u64, column: u64, len: usize) -> Problem {
+    let tree: Option<Node> = serde_saphyr::from_str_with_options(&source.text, options()).ok();
+    let found = tree
+        .as_ref()
+        .and_then(|tree| lacking(tree, &mut Vec::new(), line, column, None));
+    let example = example(key);
+    match found {
+        Some((path, place)) => {
+            let name = if path.is_empty() {
+                "the scenario".to_owned()
+            } else {
+                format!("`{}`", path.join("."))
+            };
+            Problem::at(
+                source,
+                place.line.max(1),
+                place.column.max(1),
+                place.len.max(1),
+                format!("{name} has no `{key}`, which it needs"),
+            )
+            .label(format!("this mapping has no `{key}`"))
+            .help(format!("add `{example}` to {name}; see docs/scenario.md"))
+        }
+        None => Problem::at(
+            source,
+            line,
+            column,
+            len,
+            format!("a mapping here has no `{key}`, which it needs"),
+        )
+        .help(format!("add `{example}`; see docs/scenario.md")),
+    }
+}
+
+/// The path and naming place of the mapping that holds a key at `line:column` or starts there.
+fn lacking(
+    node: &Node,
+    path: &mut Vec<String>,
+    line: u64,
+    column: u64,
+    named: Option<Place>,
+) -> Option<(Vec<String>, Place)> {
+    let at = |place: &Place| place.line == line && place.column == column;
+    let name_place = named.unwrap_or(node.place);
+    match &node.kind {
+        Kind::Map(entries) => {
+            for (k, v) in entries {
+                let Kind::Scalar(name) = &k.kind else { continue };
+                path.push(name.clone());
+                let inner = lacking(v, path, line, column, Some(k.place));
+                path.pop();
+                if inner.is_some() {
+                    return inner;
+                }
+            }
+            if at(&node.place) || entries.iter().any(|(k, _)| at(&k.place)) {
+                return Some((path.clone(), name_place));
+            }
+            None
+        }
+        Kind::Seq(items) => items.iter().enumerate().find_map(|(i, item)| {
+            path.push(i.to_string());
+            let inner = lacking(item, path, line, column, Some(item.place));
+            path.pop();
+            inner
+        }),
+        Kind::Scalar(_) | Kind::Null => at(&node.place).then(|| (path.clone(), name_place)),
+    }
+}
+
+/// What a missing key looks like written out.
+fn example(key: &str) -> String {
+    let value = match key {
+        "apiVersion" => "harness/v1",
+        "kind" => "Scenario",
+        "metadata" => "{name: my-bug}",
+        "name" => "a-name",
+        "cluster" => "{distribution: k0s, nodeSelector: {kubernetes.io/os: windows}}",
+        "distribution" => "k0s",
+        "nodeSelector" => "{kubernetes.io/os: windows}",
+        "workload" => "{daemonset: fixtures/daemonsets/..., image: ...}",
+        "daemonset" => "fixtures/daemonsets/my-daemonset.yaml",
+        "image" => "registry/image:tag",
+        "port" => "1234",
+        "variants" => "{reproduction: {}}",
+        "context" => "fixtures/builds/my-context",
+        "platform" => "windows/amd64",
+        "timeout" => "10m",
+        "src" | "dst" | "hostDir" => "'C:\\folder'",
+        "logFile" => "'C:\\folder\\service.log'",
+        "snapshot" => "latest",
+        "when" => "{axis: \">=1.0\"}",
+        "expect" => "{cluster: {reproduction: {rollout: ok}}}",
+        "class" => "my-class",
+        _ => "...",
+    };
+    format!("{key}: {value}")
 }

@@ -138,11 +138,29 @@ pub struct Cluster {
     pub parallel: bool,
 }
 
-/// A Kubernetes distribution the harness knows how to drive.
+/// The Kubernetes distribution the bug was reported on. The cluster lane drives any of them through the kube context
+/// alone; `none` says the scenario needs no cluster at all (its cluster lane is skipped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Distribution {
     K0s,
+    Kubeadm,
+    Aks,
+    Eks,
+    Gke,
+    Rke2,
+    /// Any other conformant distribution.
+    Generic,
+    /// No cluster: a host-only scenario, whose cluster lane is skipped.
+    #[serde(rename = "none")]
+    NoCluster,
+}
+
+impl Distribution {
+    /// Whether the scenario has a cluster to run its cluster lane on.
+    pub fn has_cluster(self) -> bool {
+        self != Distribution::NoCluster
+    }
 }
 
 /// The DaemonSet under test.
@@ -156,8 +174,9 @@ pub struct Workload {
     /// Which container of the DaemonSet runs buildkitd (default: the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
-    /// Where buildkitd listens on the node.
-    pub endpoint: Endpoint,
+    /// Where buildkitd listens on the node: needed only where `builds` are declared (they are sent there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Endpoint>,
     /// How long the image may take to pull (the `pull` step), e.g. `45m`; default 30m (Windows images are gigabytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_timeout: Option<String>,
@@ -195,7 +214,7 @@ pub struct Variant {
 }
 
 /// The service workaround: copy buildkitd.exe to a host folder, register it from there, start it; stop and unregister on the way out.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterService {
     /// The Windows service name (`--service-name`).

@@ -9,12 +9,12 @@ use regex::Regex;
 
 use crate::classify::Stage;
 use crate::scenario::error::Problem;
-use crate::scenario::expect::{Expectation, Expectations};
+use crate::scenario::expect::{Expectation, Expectations, Expected};
 use crate::scenario::load::{Doc, limits};
 use crate::scenario::model::{API_VERSION, Probe, Scenario};
 use crate::scenario::params;
 use crate::scenario::version::Requirement;
-use crate::words::Step;
+use crate::words::{Lane, Step};
 
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$").unwrap());
 static PARAMETER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
@@ -72,8 +72,20 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
             "declare at least `reproduction: {}`: the workload as the bug report deploys it",
         );
     }
-    for (variant_name, variant) in &scenario.variants {
+    for (index, (variant_name, variant)) in scenario.variants.iter().enumerate() {
         name(c, &["variants", &format!("@{variant_name}")], variant_name);
+        // A variant is a way of deploying the workload: one that changes nothing another variant does not is the same
+        // experiment twice (a "workaround" that is the reproduction), whatever its description says.
+        if let Some((same, _)) = scenario.variants[..index]
+            .iter()
+            .find(|(_, earlier)| earlier.register_service == variant.register_service)
+        {
+            c.at(
+                &["variants", &format!("@{variant_name}")],
+                format!("variant `{variant_name}` deploys the workload exactly as `{same}` does"),
+                "a variant must change something (e.g. `registerService`); remove it, or give it its change",
+            );
+        }
         if let Some(service) = &variant.register_service {
             let at = |field: &str| ["variants", variant_name.as_str(), "registerService", field].map(str::to_owned);
             if let Err((message, help)) = service_name(&service.name) {
@@ -118,6 +130,13 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
         if let Some(value) = value {
             duration(c, &["workload", key], value);
         }
+    }
+    if !scenario.builds.is_empty() && scenario.workload.endpoint.is_none() {
+        c.at(
+            &["@workload"],
+            "builds are declared but the workload has no endpoint to send them to",
+            "add `endpoint: {port: N}` to `workload`: the port buildkitd listens on (`--addr tcp://0.0.0.0:N`)",
+        );
     }
     for (build_name, build) in &scenario.builds {
         name(c, &["builds", &format!("@{build_name}")], build_name);
@@ -210,6 +229,17 @@ fn windows_path(c: &mut Checks, path: &[&str], value: &str) {
             path,
             "this path holds a character Windows does not allow in paths",
             "remove quotes, `<>|?*:` (after the drive) and control characters",
+        );
+    } else if value[2..].contains("\\\\") {
+        // YAML single quotes keep every backslash: 'C:\\x' is the path C:\\x, not C:\x.
+        c.at(
+            path,
+            format!("`{value}` holds doubled backslashes: YAML single quotes do not unescape `\\\\`"),
+            {
+                let single = value.replace("\\\\", "\\");
+                let double = single.replace('\\', "\\\\");
+                format!("write '{single}' in single quotes, or \"{double}\" in double quotes")
+            },
         );
     }
 }
@@ -461,6 +491,14 @@ fn overrides(c: &mut Checks, scenario: &Scenario) {
 
 fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, prefix: &[&str]) {
     for (lane, variants) in expect {
+        if *lane == Lane::Cluster && !scenario.cluster.distribution.has_cluster() {
+            c.at(
+                &[prefix, &[&format!("@{lane}")]].concat(),
+                "expectations for the cluster lane, but cluster.distribution is `none`",
+                "a scenario without a cluster has no cluster lane: move these under `host`, or name the distribution",
+            );
+            continue;
+        }
         for (variant, steps) in variants {
             let variant_known = match lane.own_variants() {
                 Some(own) => own.contains(&variant.as_str()),
@@ -491,12 +529,17 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                     continue;
                 };
                 if !lane.has_step(parsed) {
-                    c.at(
-                        &key,
-                        format!("the {lane} lane has no `{step}` step"),
-                        format!("the {lane} lane's steps are {}", lane.steps()),
-                    );
+                    let help = match parsed {
+                        Step::Build(_) => format!(
+                            "the {lane} lane runs no builds (only the cluster lane sends them to buildkitd): expect `{step}` under `cluster`"
+                        ),
+                        _ => format!("the {lane} lane's steps are {}", lane.steps()),
+                    };
+                    c.at(&key, format!("the {lane} lane has no `{step}` step"), help);
                     continue;
+                }
+                if parsed == Step::Rollout {
+                    never_at_rollout(c, &at, expectation);
                 }
                 let layer = match parsed {
                     Step::Probe(probe) => match scenario.probes.get(probe) {
@@ -553,6 +596,22 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
     }
 }
 
+/// Classes the `rollout` step can never end with, so expecting one there is a mistake. The rule is deliberately
+/// narrow: `rollout` ends `ok`, `crash-loop`, `rollout-timeout` or `step-timeout`, or with whatever class the
+/// classifier reads from the crashed container's termination message and previous log, and a container may print
+/// almost anything. Only `image-pull-failed` is certain not to come: the `pull` step ends on the kubelet's pull
+/// back-off, the rollout is then not run, and the image-pull rule matches only the kubelet's pull reasons, which a
+/// rollout (begun with the image on the node) never sees.
+fn never_at_rollout(c: &mut Checks, at: &[&str], expectation: &Expectation) {
+    if let Expectation::Whole(Expected::Fails(crate::classify::Class::ImagePullFailed)) = expectation {
+        c.at(
+            at,
+            "`rollout` never ends with `image-pull-failed`: a failed pull ends the `pull` step",
+            "expect `pull: image-pull-failed` (the rollout is then skipped), or the class the rollout fails with",
+        );
+    }
+}
+
 /// Records a problem at a path inside the DaemonSet manifest.
 type Here<'a> = dyn Fn(&mut Checks, &[&str], String, &str) + 'a;
 
@@ -584,6 +643,30 @@ fn metadata(c: &mut Checks, here: &Here, daemonset: &DaemonSet) {
             "use lower-case letters, digits and dashes (at most 63); the harness deploys into a namespace of the run's own",
         );
     }
+}
+
+/// Whether the pod's required node affinity admits only Windows nodes: every term (terms are alternatives) requires
+/// `kubernetes.io/os` to be `In` a list of `windows` only.
+fn affinity_pins_windows(pod: &k8s_openapi::api::core::v1::PodSpec) -> bool {
+    let Some(terms) = pod
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
+        .map(|r| &r.node_selector_terms)
+    else {
+        return false;
+    };
+    !terms.is_empty()
+        && terms.iter().all(|term| {
+            term.match_expressions.iter().flatten().any(|e| {
+                e.key == "kubernetes.io/os"
+                    && e.operator == "In"
+                    && e.values
+                        .as_ref()
+                        .is_some_and(|v| !v.is_empty() && v.iter().all(|v| v == "windows"))
+            })
+        })
 }
 
 fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
@@ -706,13 +789,14 @@ pub fn daemonset(
             .and_then(|s| s.get("kubernetes.io/os"))
             .map(String::as_str)
             == Some("windows")
-            || pod.os.as_ref().map(|os| os.name.as_str()) == Some("windows");
+            || pod.os.as_ref().map(|os| os.name.as_str()) == Some("windows")
+            || affinity_pins_windows(pod);
         if !windows {
             here(
                 c,
                 &["spec", "template", "spec", "nodeSelector"],
                 "a HostProcess pod must be pinned to Windows nodes".to_owned(),
-                "add `nodeSelector: {kubernetes.io/os: windows}` (or spec.os.name: windows)",
+                "add `nodeSelector: {kubernetes.io/os: windows}` (or spec.os.name: windows, or a required node affinity with `kubernetes.io/os In [windows]`)",
             );
         }
     }
@@ -768,14 +852,15 @@ pub fn daemonset(
             if let Some(port) = addr
                 .and_then(|a| ADDR_PORT.captures(a))
                 .and_then(|m| m[1].parse::<u16>().ok())
-                && port != scenario.workload.endpoint.port
+                && let Some(endpoint) = &scenario.workload.endpoint
+                && port != endpoint.port
             {
                 here(
                     c,
                     &["spec", "template", "spec", "containers", &index.to_string(), "args"],
                     format!(
                         "buildkitd listens on port {port}, but workload.endpoint.port is {}",
-                        scenario.workload.endpoint.port
+                        endpoint.port
                     ),
                     "make workload.endpoint.port the port of `--addr`",
                 );

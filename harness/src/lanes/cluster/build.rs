@@ -60,7 +60,10 @@ pub async fn build(
             twin: false,
         },
     };
-    let port = case.loaded.scenario.workload.endpoint.port;
+    // Validation refuses builds without an endpoint; a scenario built in code may still lack one.
+    let Some(port) = case.loaded.scenario.workload.endpoint.as_ref().map(|e| e.port) else {
+        return Observation::skipped(&step, why::NO_ENDPOINT);
+    };
     let Some(endpoint) = endpoint(pod, port) else {
         return Observation::of(
             &step,

@@ -44,6 +44,9 @@ use teardown::DELETE_TIMEOUT;
 
 /// Why the cluster lane cannot run `case` here, or `None` when it can.
 pub fn unavailable(case: &Case, context: &Context) -> Option<String> {
+    if !case.loaded.scenario.cluster.distribution.has_cluster() {
+        return Some(why::NO_CLUSTER.to_owned());
+    }
     let allowed = &case.loaded.scenario.cluster.contexts;
     match &context.cluster {
         Some(target) if target.testbed || target.broken.is_some() || allowed.contains(&target.name) => None,

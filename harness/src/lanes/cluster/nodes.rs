@@ -40,7 +40,13 @@ impl Nodes {
             return Held::Alone(node.write_owned().await);
         }
         let shared = node.read_owned().await;
-        let mut bound = vec![format!("{selector} port {}", scenario.workload.endpoint.port)];
+        // Without an endpoint the workload binds no port the harness knows of: only its service's name is held.
+        let mut bound: Vec<String> = scenario
+            .workload
+            .endpoint
+            .iter()
+            .map(|endpoint| format!("{selector} port {}", endpoint.port))
+            .collect();
         if let Some(service) = &scenario.variants[case.variant.as_str()].register_service {
             bound.push(format!("{selector} service {}", service.name.to_ascii_lowercase()));
         }
