@@ -42,6 +42,16 @@ fn namespaces_of(kubeconfig: &Path, run_id: &str) -> String {
     String::from_utf8_lossy(&listed.stdout).into_owned()
 }
 
+/// Fails when run `run_id` left a namespace on the test bed.
+fn no_namespace_left(kubeconfig: &Path, run_id: &str) -> Result<(), Failed> {
+    let left = namespaces_of(kubeconfig, run_id);
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("run {run_id} left namespaces behind: {left}").into())
+    }
+}
+
 /// The namespace run `run_id` deploys the seed's `variant` into, as `harness render` names it.
 fn rendered_namespace(run_id: &str, variant: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_harness"))
@@ -132,13 +142,26 @@ fn scenario_on_cluster_lane(kubeconfig: &Path, run_id: &str, scenario: &str, out
 
 /// `harness run --lane cluster --context harness-testbed`: its exit code and outcomes.
 fn run_cluster_lane(kubeconfig: &Path, run_id: &str) -> (Option<i32>, Vec<Value>) {
+    let (code, outcomes, _out) = run_scenario(kubeconfig, run_id, "scenarios/buildkit-6590.yaml", &[]);
+    (code, outcomes)
+}
+
+/// `harness run --lane cluster` of `scenario` as run `run_id` on the test bed: its exit code, its outcomes, and the
+/// output folder (kept while the value lives).
+fn run_scenario(
+    kubeconfig: &Path,
+    run_id: &str,
+    scenario: &str,
+    extra: &[&str],
+) -> (Option<i32>, Vec<Value>, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
-    let output = cluster_lane(kubeconfig, run_id, out.path()).output().unwrap();
+    let output = scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path())
+        .args(extra)
+        .output()
+        .unwrap();
     let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    (
-        output.status.code(),
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
-    )
+    let outcomes = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (output.status.code(), outcomes, out)
 }
 
 fn find<'a>(outcomes: &'a [Value], variant: &str, step: &str) -> Result<&'a Value, Failed> {
@@ -207,25 +230,16 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     if namespaces.len() < 4 || !namespaces.iter().all(|n| n.starts_with("harness-test-deploys-")) {
         return Err(format!("the steps do not name the run's own namespaces: {namespaces:?}").into());
     }
-    let left = namespaces_of(kubeconfig, run_id);
-    if !left.is_empty() {
-        return Err(format!("teardown left namespaces behind: {left}").into());
-    }
-    Ok(())
+    no_namespace_left(kubeconfig, run_id)
 }
 
 /// Builds go to the workload's endpoint (the pod's node address and the scenario's port), where the test bed's real
 /// buildkitd answers: one twin builds, one fails at its RUN step; the logs are kept as evidence, the version observed.
 fn builds_reach_the_workloads_buildkitd(kubeconfig: &Path) -> Result<(), Failed> {
-    let out = tempfile::tempdir().unwrap();
     let scenario = "harness/tests/scenarios/testbed-builds.yaml";
-    let output = scenario_on_cluster_lane(kubeconfig, "test-builds", scenario, out.path())
-        .output()
-        .unwrap();
-    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    if output.status.code() != Some(0) {
-        return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
+    let (code, outcomes, out) = run_scenario(kubeconfig, "test-builds", scenario, &[]);
+    if code != Some(0) {
+        return Err(format!("exit {code:?}: {outcomes:#?}").into());
     }
     for (step, verdict, class) in [
         ("build/hello", "passed", Value::Null),
@@ -263,31 +277,22 @@ fn builds_reach_the_workloads_buildkitd(kubeconfig: &Path) -> Result<(), Failed>
     if !bundle_ok {
         return Err(format!("the evidence bundle is incomplete: {files:?}").into());
     }
-    let left = namespaces_of(kubeconfig, "test-builds");
-    if !left.is_empty() {
-        return Err(format!("the run left namespaces behind: {left}").into());
-    }
-    Ok(())
+    no_namespace_left(kubeconfig, "test-builds")
 }
 
 /// A buildkitd that does not answer is `buildkitd-unreachable`, an infrastructure class: the run exits 3.
 fn an_unreachable_buildkitd_is_infrastructure(kubeconfig: &Path) -> Result<(), Failed> {
-    let out = tempfile::tempdir().unwrap();
     let scenario = "harness/tests/scenarios/testbed-unreachable.yaml";
-    let output = scenario_on_cluster_lane(kubeconfig, "test-unreachable", scenario, out.path())
-        .output()
-        .unwrap();
-    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (code, outcomes, _out) = run_scenario(kubeconfig, "test-unreachable", scenario, &[]);
     let build = find(&outcomes, "reproduction", "build/hello")?;
     let teardown = find(&outcomes, "reproduction", "teardown")?;
-    if output.status.code() != Some(3)
+    if code != Some(3)
         || !namespaces_of(kubeconfig, "test-unreachable").is_empty()
         || build["class"] != "buildkitd-unreachable"
         || build["verdict"] != "infra-error"
         || teardown["verdict"] != "passed"
     {
-        return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
+        return Err(format!("exit {code:?}: {outcomes:#?}").into());
     }
     Ok(())
 }
@@ -299,31 +304,22 @@ fn the_kubelet_giving_up_ends_the_wait(kubeconfig: &Path) -> Result<(), Failed> 
         ("pull-fails", "pull", "image-pull-failed", "events.txt"),
         ("crash-loops", "rollout", "crash-loop", ".previous.log"),
     ] {
-        let out = tempfile::tempdir().unwrap();
         let started = std::time::Instant::now();
         let scenario = "harness/tests/scenarios/testbed-rollout.yaml";
-        let output = scenario_on_cluster_lane(kubeconfig, &format!("test-{tag}"), scenario, out.path())
-            .args(["--set", &format!("tag={tag}")])
-            .output()
-            .unwrap();
+        let set = format!("tag={tag}");
+        let (code, outcomes, _out) = run_scenario(kubeconfig, &format!("test-{tag}"), scenario, &["--set", &set]);
         let elapsed = started.elapsed();
-        let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-        let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         let outcome = find(&outcomes, "reproduction", step)?;
         let files = outcome["detail"]["files"].as_array().cloned().unwrap_or_default();
         let teardown = find(&outcomes, "reproduction", "teardown")?;
-        if output.status.code() != Some(3)
+        if code != Some(3)
             || outcome["class"] != class
             || teardown["verdict"] != "passed"
             || !namespaces_of(kubeconfig, &format!("test-{tag}")).is_empty()
             || !files.iter().any(|f| f.as_str().is_some_and(|f| f.ends_with(kept)))
             || elapsed > std::time::Duration::from_secs(60)
         {
-            return Err(format!(
-                "{tag}: exit {:?} after {elapsed:?}: {outcomes:#?}",
-                output.status.code()
-            )
-            .into());
+            return Err(format!("{tag}: exit {code:?} after {elapsed:?}: {outcomes:#?}").into());
         }
     }
     Ok(())

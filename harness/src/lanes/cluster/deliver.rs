@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::lanes::cluster::exec::{Output, Workload, exec, exec_with_input};
+use crate::lanes::cluster::exec::{Workload, exec, exec_with_input};
 use crate::render;
 use crate::scenario::matrix::Case;
 
@@ -83,19 +83,15 @@ pub fn case_folder(run_id: &str, case: &Case) -> String {
 pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, folder: &str) -> Result<String, String> {
     let target = format!(r"{folder}\bindprobe.exe");
     let script = receive_script(&target, probe.bytes.len(), &probe.sha256);
-    let Output { stdout, stderr, .. } =
-        exec_with_input(workload, pod, render::powershell(&script), probe.bytes.clone()).await?;
+    let output = exec_with_input(workload, pod, render::powershell(&script), probe.bytes.clone()).await?;
     let arrived = format!("harness-received {}", probe.sha256);
-    if stdout.lines().any(|l| l.trim() == arrived) {
+    if output.stdout.lines().any(|l| l.trim() == arrived) {
         Ok(target)
     } else {
-        let said = format!("{stdout}\n{stderr}");
-        let line = said
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("simulated: harness test double"))
-            .unwrap_or("no answer");
-        Err(format!("the probe did not arrive intact at {target}: {line}"))
+        Err(format!(
+            "the probe did not arrive intact at {target}: {}",
+            output.first_line()
+        ))
     }
 }
 

@@ -24,6 +24,19 @@ pub struct Output {
     pub success: Option<bool>,
 }
 
+impl Output {
+    /// The first line the command said, stdout before stderr, that is not the test bed's "simulated" banner: what
+    /// a failure shows of it.
+    pub fn first_line(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("simulated: harness test double"))
+            .unwrap_or("no answer")
+            .to_owned()
+    }
+}
+
 /// Runs `argv` in the container under test of `pod`; what it printed, or why it could not run.
 pub async fn exec(workload: &Workload, pod: &str, argv: Vec<String>) -> Result<Output, String> {
     run(workload, pod, argv, None).await

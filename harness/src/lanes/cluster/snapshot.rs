@@ -31,15 +31,10 @@ pub async fn newest(workload: &Workload, pod: &str) -> Result<Found, String> {
     }
     match (folder, root) {
         (Some(folder), Some(root)) => Ok(Found { folder, root }),
-        _ => {
-            let said = format!("{}\n{}", output.stdout, output.stderr);
-            let line = said
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with("simulated: harness test double"))
-                .unwrap_or("no answer");
-            Err(format!("no containerd snapshot was found on the node: {line}"))
-        }
+        _ => Err(format!(
+            "no containerd snapshot was found on the node: {}",
+            output.first_line()
+        )),
     }
 }
 
