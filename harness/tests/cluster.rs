@@ -559,6 +559,73 @@ fn an_interrupted_run_cleans_the_node(kubeconfig: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The test bed's API server stops answering (SIGSTOP) for 6 s while the run waits on it: the wait in flight ends
+/// within two request timeouts as an infrastructure error, the run exits 3 with its reports written, and once the
+/// server answers again teardown leaves nothing behind. (6 s: longer, and the controller manager and scheduler lose
+/// their leader leases and exit, which a real cluster's supervisor would restart and the test bed does not.)
+fn a_stopped_api_server_ends_the_wait_and_the_run_exits_3(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-api-stopped";
+    let pattern = format!("{}.*kube-apiserver", windows_state().parent().unwrap().display());
+    let found = Command::new("pgrep").args(["-f", &pattern]).output().unwrap();
+    let apiserver = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    if apiserver.is_empty() {
+        return Err("the test bed's kube-apiserver process was not found".into());
+    }
+    let out = tempfile::tempdir().unwrap();
+    // The second probe hangs on the node: the run is waiting on an exec stream when the server stops.
+    let mut child = scenario_on_cluster_lane(
+        kubeconfig,
+        run_id,
+        "harness/tests/scenarios/testbed-interrupt.yaml",
+        out.path(),
+    )
+    .args(["--request-timeout", "2s"])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while run_folders(run_id).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let stopped = std::time::Instant::now();
+    Command::new("kill").args(["-STOP", &apiserver]).status().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    Command::new("kill").args(["-CONT", &apiserver]).status().unwrap();
+    let mut ended = None;
+    while ended.is_none() && stopped.elapsed() < std::time::Duration::from_secs(90) {
+        ended = child.try_wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if ended.is_none() {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().unwrap();
+    let elapsed = stopped.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let outcomes = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap_or_default();
+    if ended.is_none() || output.status.code() != Some(3) {
+        return Err(format!(
+            "exit {:?} {elapsed:?} after the stop\n{stderr}\n{outcomes}",
+            output.status.code()
+        )
+        .into());
+    }
+    if !outcomes.contains("the API server stopped answering") || !summary.contains("could not be observed") {
+        return Err(format!("the reports do not say the run could not look:\n{outcomes}\n{summary}").into());
+    }
+    if !run_folders(run_id).is_empty() {
+        return Err(format!("the run left its folder on the node: {:?}", run_folders(run_id)).into());
+    }
+    no_namespace_left(kubeconfig, run_id)
+}
+
 /// The test bed is recognised by its marker whatever its context is called; a cluster without the marker is not it.
 fn the_test_bed_is_recognised_by_its_marker_not_its_name(kubeconfig: &Path) -> Result<(), Failed> {
     let dir = tempfile::tempdir().unwrap();
@@ -613,7 +680,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 9] = [
+    let tests: [(&str, Test); 10] = [
+        (
+            "cluster::a_stopped_api_server_ends_the_wait_and_the_run_exits_3",
+            a_stopped_api_server_ends_the_wait_and_the_run_exits_3,
+        ),
         (
             "cluster::an_interrupted_run_cleans_the_node",
             an_interrupted_run_cleans_the_node,

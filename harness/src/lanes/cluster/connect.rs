@@ -148,6 +148,24 @@ pub async fn bounded<T, E: std::fmt::Display>(
     }
 }
 
+/// Runs `wait` (a watch, an exec stream: requests a stopped API server leaves open and silent) while the API server
+/// answers: a bounded request every `timeout`. The reason, when the server stops answering first, so a wait ends
+/// within two request timeouts of the server going away.
+pub async fn while_answering<T>(client: Client, timeout: Duration, wait: impl Future<Output = T>) -> Result<T, String> {
+    let alive = async {
+        loop {
+            tokio::time::sleep(timeout).await;
+            if let Err(e) = bounded(timeout, "the API server stopped answering", client.apiserver_version()).await {
+                return e;
+            }
+        }
+    };
+    tokio::select! {
+        done = wait => Ok(done),
+        gone = alive => Err(gone),
+    }
+}
+
 fn read_kubeconfig() -> Result<Kubeconfig, Error> {
     Kubeconfig::read().map_err(|e| Error::Kubeconfig(redact::secrets(&e.to_string()).into_owned()))
 }

@@ -15,6 +15,9 @@ pub struct Workload {
     pub pods: Api<Pod>,
     pub pod: Option<String>,
     pub container: String,
+    /// The longest one API request may take: how soon a command whose stream went silent is given up when the API
+    /// server stops answering.
+    pub timeout: Duration,
 }
 
 /// What a command printed, and whether it exited 0 (when the API says).
@@ -96,7 +99,9 @@ async fn run(workload: &Workload, pod: &str, argv: Vec<String>, input: Option<Ar
         })
     };
     let shown = argv.first().cloned().unwrap_or_default();
+    let client = workload.pods.clone().into_client();
+    let run = crate::lanes::cluster::connect::while_answering(client, workload.timeout, run);
     tokio::time::timeout(EXEC_TIMEOUT, run)
         .await
-        .map_err(|_| format!("`{shown}` did not finish within {}s", EXEC_TIMEOUT.as_secs()))?
+        .map_err(|_| format!("`{shown}` did not finish within {}s", EXEC_TIMEOUT.as_secs()))??
 }

@@ -148,6 +148,7 @@ async fn clean(
                 pods: pods.clone(),
                 pod: Some(name.clone()),
                 container: "janitor".to_owned(),
+                timeout,
             };
             let output = exec(&workload, &name, render::powershell(&script(run_id))).await?;
             let lines: Vec<String> = output

@@ -109,6 +109,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         pods: Api::<Pod>::namespaced(connected.client.clone(), &namespace),
         pod: None,
         container: rollout::container_under_test(case, &manifests.daemonset),
+        timeout: connected.timeout,
     };
     let (pull_timeout, rollout_timeout) = timeouts(case);
     let rolling = rollout::Rolling {

@@ -167,12 +167,16 @@ pub async fn release(
         }
     }
     let gone = await_condition(namespaces.clone(), name, conditions::is_deleted(&claim.uid));
+    let gone = crate::lanes::cluster::connect::while_answering(namespaces.clone().into_client(), timeout, gone);
     match tokio::time::timeout(wait, gone).await {
-        Ok(Ok(_)) => {
+        Ok(Ok(Ok(_))) => {
             ledger.remove(claim);
             Ok(())
         }
-        Ok(Err(e)) => Err(crate::redact::secrets(&format!("watching namespace `{name}` go failed: {e}")).into_owned()),
+        Ok(Ok(Err(e))) => {
+            Err(crate::redact::secrets(&format!("watching namespace `{name}` go failed: {e}")).into_owned())
+        }
+        Ok(Err(stopped)) => Err(format!("namespace `{name}` may still exist: {stopped}")),
         Err(_) => Err(format!("namespace `{name}` still exists after {}s", wait.as_secs())),
     }
 }

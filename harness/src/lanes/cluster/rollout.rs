@@ -113,6 +113,12 @@ pub async fn pull(rolling: &Rolling<'_>, timeout: Duration) -> Seen {
         }
         Unobserved::Api("the watch of the workload's pods ended".to_owned()).into()
     };
+    let client = rolling.connected.client.clone();
+    let watch = async {
+        connect::while_answering(client, rolling.connected.timeout, watch)
+            .await
+            .unwrap_or_else(|gone| Unobserved::Api(gone).into())
+    };
     match tokio::time::timeout(timeout, watch).await {
         Ok(seen) => seen,
         Err(_) => {
@@ -149,12 +155,19 @@ pub async fn ready(rolling: &Rolling<'_>, namespace: &str, timeout: Duration) ->
             None => Unobserved::Api("the watch of the workload's pods ended".to_owned()).into(),
         }
     };
-    let outcome = tokio::time::timeout(timeout, async {
+    let both = async {
         tokio::select! {
             ready = await_condition(daemonsets, &name, is_ready) => ready.map(|_| ()).map_err(|e| {
                 Seen::from(Unobserved::Api(format!("watching the DaemonSet failed: {e}")))
             }),
             seen = failing => Err(seen),
+        }
+    };
+    let client = rolling.connected.client.clone();
+    let outcome = tokio::time::timeout(timeout, async {
+        match connect::while_answering(client, rolling.connected.timeout, both).await {
+            Ok(result) => result,
+            Err(gone) => Err(Unobserved::Api(gone).into()),
         }
     })
     .await;

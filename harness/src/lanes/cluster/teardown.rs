@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Preconditions, PropagationPolicy};
 use kube::runtime::wait::{await_condition, conditions};
 
+use crate::lanes::cluster::connect;
 use crate::lanes::cluster::exec::Workload;
 use crate::lanes::cluster::nodes::Held;
 use crate::lanes::cluster::ownership::{self, Claim};
@@ -100,9 +101,11 @@ async fn daemonset_gone(connected: &Connected, namespace: &str, name: &str, uid:
         }
     }
     let gone = await_condition(daemonsets, name, conditions::is_deleted(uid));
+    let gone = connect::while_answering(connected.client.clone(), connected.timeout, gone);
     match tokio::time::timeout(DELETE_TIMEOUT, gone).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("watching the DaemonSet go failed: {e}")),
+        Ok(Ok(Ok(_))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("watching the DaemonSet go failed: {e}")),
+        Ok(Err(stopped)) => Err(format!("the DaemonSet `{name}` may still exist: {stopped}")),
         Err(_) => Err(format!(
             "the DaemonSet `{name}` still exists after {}s",
             DELETE_TIMEOUT.as_secs()
