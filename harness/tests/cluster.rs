@@ -611,13 +611,67 @@ fn the_test_bed_is_recognised_by_its_marker_not_its_name(kubeconfig: &Path) -> R
     Ok(())
 }
 
+/// An axis named after a component selects: the cell for the node's containerd (1.7.29) runs; the 1.7.4 cell's steps
+/// are skipped in preflight, before anything is created, with the version the node runs as the reason.
+fn a_cell_runs_only_where_its_version_is(kubeconfig: &Path) -> Result<(), Failed> {
+    let out = tempfile::tempdir().unwrap();
+    let run_id = "test-cells";
+    let scenario = "harness/tests/scenarios/testbed-cells.yaml";
+    let output = scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path())
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    if output.status.code() != Some(0) {
+        return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
+    }
+    let in_cell = |containerd: &str| -> Vec<Value> {
+        outcomes
+            .iter()
+            .filter(|o| o["cell"]["containerd"] == containerd)
+            .cloned()
+            .collect()
+    };
+    let (running, elsewhere) = (in_cell("1.7.29"), in_cell("1.7.4"));
+    for (step, verdict) in [
+        ("rollout", "passed"),
+        ("probe/bind-plain-dirs", "reproduced"),
+        ("teardown", "passed"),
+    ] {
+        let outcome = find(&running, "reproduction", step)?;
+        if outcome["verdict"] != verdict {
+            return Err(format!("1.7.29 {step}: expected {verdict}, got {outcome:#}").into());
+        }
+    }
+    let reason = "cell containerd=1.7.4 is for containerd 1.7.4; the node runs 1.7.29";
+    for step in ["preflight", "pull", "rollout", "probe/bind-plain-dirs", "teardown"] {
+        let outcome = find(&elsewhere, "reproduction", step)?;
+        if outcome["verdict"] != "skipped"
+            || outcome["reason"] != reason
+            || outcome["observed"]["containerd"] != "1.7.29"
+        {
+            return Err(format!("1.7.4 {step}: expected skipped ({reason}), got {outcome:#}").into());
+        }
+    }
+    // Nothing was created for the skipped cell: every namespace the run names is the running cell's.
+    let namespaces: Vec<&str> = elsewhere
+        .iter()
+        .filter_map(|o| o["detail"]["namespace"].as_str())
+        .collect();
+    let left = namespaces_of(kubeconfig, run_id);
+    if !namespaces.is_empty() || !left.is_empty() {
+        return Err(format!("the skipped cell touched the cluster ({namespaces:?}) or the run left {left}").into());
+    }
+    Ok(())
+}
+
 /// One test against the test bed, given its kubeconfig.
 type Test = fn(&Path) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 9] = [
+    let tests: [(&str, Test); 10] = [
         (
             "cluster::an_interrupted_run_cleans_the_node",
             an_interrupted_run_cleans_the_node,
@@ -627,6 +681,10 @@ fn main() -> std::process::ExitCode {
             the_kubelet_giving_up_ends_the_wait,
         ),
         ("cluster::deploys_probes_and_tears_down", deploys_probes_and_tears_down),
+        (
+            "cluster::a_cell_runs_only_where_its_version_is",
+            a_cell_runs_only_where_its_version_is,
+        ),
         (
             "cluster::builds_reach_the_workloads_buildkitd",
             builds_reach_the_workloads_buildkitd,

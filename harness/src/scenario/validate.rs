@@ -406,6 +406,17 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
                     format!("matrix value `{value}` cannot be part of a case name"),
                     "use a value without spaces, slashes, `|` or control characters",
                 );
+            } else if let Some(component) = crate::words::Component::named(axis)
+                && crate::scenario::version::numbers(value).is_none()
+            {
+                c.at(
+                    &["matrix", axis, &i.to_string()],
+                    format!(
+                        "`{value}` is not a version: axis `{axis}` selects the cells whose {} version the node runs",
+                        component.as_str()
+                    ),
+                    "write a dotted version, e.g. `1.7.29` or `v1.34.2`, or rename the axis if it only labels cases",
+                );
             }
         }
     }

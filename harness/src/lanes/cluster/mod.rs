@@ -75,7 +75,7 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
     };
     let mut connected = match preflight::preflight(case, target).await {
         Ok(connected) => connected,
-        Err(observation) => return vec![*observation],
+        Err(observation) => return after_preflight(case, *observation),
     };
     let mut observations = deploy_probe_teardown(case, context, &mut connected).await;
     // Every step ran on the node the workload ran on: its evidence and versions are the steps'.
@@ -84,6 +84,35 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
         observation.observed = connected.observed.clone();
     }
     observations
+}
+
+/// A preflight that ended the case: alone when the lane could not look; when it skipped the case (no node, an unmet
+/// requirement, a cell for another version), followed by every step the case has, skipped for the same reason and
+/// with the versions preflight found, so that no expectation of the case goes missing without a word.
+fn after_preflight(case: &Case, preflight: Observation) -> Vec<Observation> {
+    let Seen::Skipped { reason } = &preflight.seen else {
+        return vec![preflight];
+    };
+    let scenario = &case.loaded.scenario;
+    let registers = scenario
+        .variants
+        .get(case.variant.as_str())
+        .is_some_and(|v| v.register_service.is_some());
+    let steps = ["pull", "rollout"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(registers.then(|| "service".to_owned()))
+        .chain(scenario.probes.keys().map(|name| format!("probe/{name}")))
+        .chain(scenario.builds.keys().map(|name| format!("build/{name}")))
+        .chain(std::iter::once("teardown".to_owned()));
+    let skipped: Vec<Observation> = steps
+        .map(|step| Observation {
+            evidence: preflight.evidence,
+            observed: preflight.observed.clone(),
+            ..Observation::skipped(&step, reason.clone())
+        })
+        .collect();
+    std::iter::once(preflight).chain(skipped).collect()
 }
 
 async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut Connected) -> Vec<Observation> {
