@@ -214,7 +214,16 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             }
             (None, Ok(_)) => unreachable!("delivered above"),
         };
-        observations.push(probing::probe(&workload, pod, &step, probe, exe).await.timed(started));
+        // `tries: N`: the probe runs N times; the first run's observation carries every run's result for the judge.
+        let mut observation = probing::probe(&workload, pod, &step, probe, exe).await;
+        if probe.tries() > 1 {
+            let mut tries = vec![observation.seen.clone()];
+            for _ in 1..probe.tries() {
+                tries.push(probing::probe(&workload, pod, &step, probe, exe).await.seen);
+            }
+            observation.tries = tries;
+        }
+        observations.push(observation.timed(started));
     }
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
     if let Some(registered) = registered {
@@ -227,7 +236,18 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        let observation = build::build(connected, case, pod, name, build, folder.as_ref()).await;
+        let mut observation = build::build(connected, case, pod, name, build, folder.as_ref()).await;
+        if build.tries > 1 {
+            let mut tries = vec![observation.seen.clone()];
+            for _ in 1..build.tries {
+                tries.push(
+                    build::build(connected, case, pod, name, build, folder.as_ref())
+                        .await
+                        .seen,
+                );
+            }
+            observation.tries = tries;
+        }
         observations.push(observation.timed(started));
     }
     // A step failed: keep what the cluster shows of it before teardown removes it, and name the files in each failure.
