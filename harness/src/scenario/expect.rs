@@ -463,5 +463,18 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(rendered.contains("`rollout` runs once"), "{rendered}");
+        // The host lane runs each probe once.
+        let rendered = loaded(|t| {
+            with_tries(20, "bindflt-access-denied")(t).replace(
+                "    native:\n      probe/bind-plain-dirs: ok\n",
+                "    native:\n      probe/bind-plain-dirs: {result: ok, rate: \">= 0.5\"}\n",
+            )
+        })
+        .err()
+        .unwrap_or_default();
+        assert!(
+            rendered.contains("the host lane runs `probe/bind-plain-dirs` once"),
+            "{rendered}"
+        );
     }
 }

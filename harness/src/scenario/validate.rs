@@ -649,7 +649,15 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                         ),
                         _ => (1, String::new()),
                     };
-                    if tries_at.is_empty() {
+                    if *lane != Lane::Cluster {
+                        c.at(
+                            &at,
+                            format!(
+                                "the {lane} lane runs `{step}` once: a rate is judged over the cluster lane's tries"
+                            ),
+                            "give one expectation (`ok`, `observe` or a class), or expect the rate under `cluster`",
+                        );
+                    } else if tries_at.is_empty() {
                         c.at(
                             &at,
                             format!("`{step}` runs once: a rate is for a probe or a build with `tries`"),
