@@ -236,17 +236,19 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        let mut observation = build::build(connected, case, pod, name, build, folder.as_ref()).await;
+        let mut observation = build::build(connected, case, pod, name, build, folder.as_ref(), 1).await;
         if build.tries > 1 {
             let mut tries = vec![observation.seen.clone()];
-            for _ in 1..build.tries {
-                tries.push(
-                    build::build(connected, case, pod, name, build, folder.as_ref())
-                        .await
-                        .seen,
-                );
+            let mut logs: Vec<serde_json::Value> = observation.detail.get("log").cloned().into_iter().collect();
+            for attempt in 2..=build.tries {
+                let again = build::build(connected, case, pod, name, build, folder.as_ref(), attempt).await;
+                logs.extend(again.detail.get("log").cloned());
+                tries.push(again.seen);
             }
             observation.tries = tries;
+            if !logs.is_empty() && observation.detail.is_object() {
+                observation.detail["logs"] = json!(logs);
+            }
         }
         observations.push(observation.timed(started));
     }
