@@ -169,6 +169,7 @@ mod tests {
             observed: Environment::default(),
             detail: serde_json::Value::Null,
             duration_ms: None,
+            tries: None,
         }
     }
 

@@ -5,8 +5,8 @@ use indexmap::IndexMap;
 
 use crate::accepted;
 use crate::classify::{self, Class, DeclaredRules};
-use crate::outcome::{Failure, Observation, Outcome, Seen, StepResult, Verdict};
-use crate::scenario::expect::expectation;
+use crate::outcome::{Failure, Observation, Outcome, RateSeen, Seen, StepResult, Tries, Verdict};
+use crate::scenario::expect::{Expected, Rate, expectation, rate};
 use crate::scenario::matrix::Case;
 
 /// The outcome of `observation` in `case`, with secrets already removed from every text it carries.
@@ -16,14 +16,27 @@ pub fn judge(case: &Case, observation: Observation) -> Outcome {
 
 /// [`judge`], and held against the step's accepted outcome too: a step whose verdict is as expected but whose result
 /// moved from what was accepted (another class, code or stage; ok where a failure was accepted) is `changed`.
-pub fn judge_against(case: &Case, observation: Observation, accepted: Option<&accepted::Entry>) -> Outcome {
-    let stages: IndexMap<String, StepResult> = observation
-        .stages
+pub fn judge_against(case: &Case, mut observation: Observation, accepted: Option<&accepted::Entry>) -> Outcome {
+    let stages: IndexMap<String, StepResult> = std::mem::take(&mut observation.stages)
         .into_iter()
         .map(|(stage, seen)| (stage, result_in(case, seen)))
         .collect();
-    let result = result_in(case, observation.seen);
     let expected = expectation(case, &observation.step);
+    let tried: Vec<StepResult> = std::mem::take(&mut observation.tries)
+        .into_iter()
+        .map(|seen| result_in(case, seen))
+        .collect();
+    let (result, verdict, tries) = if tried.is_empty() {
+        let result = result_in(case, observation.seen);
+        let verdict = Verdict::of(&result, expected);
+        (result, verdict, None)
+    } else {
+        over_tries(tried, expected, rate(case, &observation.step))
+    };
+    let said = match rate(case, &observation.step) {
+        Some(rate) => Some(rate.to_string()),
+        None => expected.map(|e| e.as_str().to_owned()),
+    };
     let mut outcome = Outcome {
         case: case.name(),
         scenario: case.loaded.scenario.metadata.name.clone(),
@@ -31,10 +44,11 @@ pub fn judge_against(case: &Case, observation: Observation, accepted: Option<&ac
         variant: case.variant.clone(),
         cell: case.cell.clone(),
         step: observation.step,
-        verdict: Verdict::of(&result, expected),
+        verdict,
         result,
+        tries,
         stages,
-        expected: expected.map(|e| e.as_str().to_owned()),
+        expected: said,
         accepted: accepted.map(accepted::Entry::said),
         evidence: observation.evidence,
         observed: observation.observed,
@@ -50,6 +64,78 @@ pub fn judge_against(case: &Case, observation: Observation, accepted: Option<&ac
     }
     outcome.redact();
     outcome
+}
+
+/// A step that ran more than once, judged over its tries: the result it shows, its verdict, and the counts.
+///
+/// With a rate expectation the verdict follows the Wilson 95% interval of the share of tries that ended as the rate
+/// counts ([`Bound::met_by`]); a try the harness could not observe (an infrastructure class the rate does not count) makes
+/// the step an infrastructure error, as it would alone; tries that were skipped are not counted. The result shown is
+/// the first try's. Without a rate, every try must meet the expectation: the result shown is the first try whose
+/// verdict is not as expected (else the first try), and the verdict is that try's.
+fn over_tries(
+    tried: Vec<StepResult>,
+    expected: Option<Expected>,
+    rate: Option<Rate>,
+) -> (StepResult, Verdict, Option<Tries>) {
+    let mut tries = Tries {
+        tries: tried.len(),
+        successes: 0,
+        failures: IndexMap::new(),
+        skipped: 0,
+        rate: None,
+    };
+    for result in &tried {
+        match result {
+            StepResult::Ok => tries.successes += 1,
+            StepResult::Failed { class, .. } => *tries.failures.entry(class.as_str().to_owned()).or_default() += 1,
+            StepResult::Skipped { .. } => tries.skipped += 1,
+        }
+    }
+    let Some(rate) = rate else {
+        let shown = tried
+            .iter()
+            .find(|r| !Verdict::of(r, expected).as_expected())
+            .unwrap_or(&tried[0])
+            .clone();
+        let verdict = Verdict::of(&shown, expected);
+        return (shown, verdict, Some(tries));
+    };
+    let counts = |result: &StepResult| match (result, rate.of) {
+        (StepResult::Ok, Expected::Ok) => true,
+        (StepResult::Failed { class, .. }, Expected::Fails(want)) => *class == want,
+        _ => false,
+    };
+    let unobserved = tried
+        .iter()
+        .find(|r| r.class().is_some_and(|c| c.is_infrastructure()) && !counts(r));
+    let observed = tries.tries - tries.skipped;
+    if let Some(unobserved) = unobserved {
+        return (unobserved.clone(), Verdict::InfraError, Some(tries));
+    }
+    if observed == 0 {
+        return (tried[0].clone(), Verdict::Skipped, Some(tries));
+    }
+    let count = tried.iter().filter(|r| counts(r)).count();
+    let (low, high) = crate::stats::wilson(count, observed);
+    let (met, conclusive) = rate.bound.met_by(low, high);
+    let verdict = match (met, rate.of) {
+        (true, Expected::Ok) => Verdict::Passed,
+        (true, _) => Verdict::Reproduced,
+        (false, Expected::Ok) => Verdict::Regressed,
+        (false, _) => Verdict::Changed,
+    };
+    tries.rate = Some(RateSeen {
+        expected: rate.to_string(),
+        count,
+        observed,
+        share: count as f64 / observed as f64,
+        low,
+        high,
+        conclusive,
+        met,
+    });
+    (tried[0].clone(), verdict, Some(tries))
 }
 
 /// What a step did, classified.
@@ -240,5 +326,93 @@ mod tests {
             "{}",
             skipped.result
         );
+    }
+
+    fn denied() -> StepResult {
+        StepResult::Failed {
+            class: Class::BindfltAccessDenied,
+            code: None,
+            stage: None,
+            first_error: None,
+        }
+    }
+
+    fn at_least(of: Expected, p: f64) -> Option<Rate> {
+        Some(Rate {
+            of,
+            bound: crate::scenario::expect::Bound::AtLeast(p),
+        })
+    }
+
+    #[test]
+    fn a_rate_is_met_only_by_an_interval_wholly_on_its_side() {
+        use crate::scenario::expect::Bound::{AtLeast, AtMost};
+        // `>= p`: met from low == p; not met from high < p; between, inconclusive and not met.
+        assert_eq!(AtLeast(0.8).met_by(0.8, 0.95), (true, true));
+        assert_eq!(AtLeast(0.8).met_by(0.799_999, 0.95), (false, false));
+        assert_eq!(AtLeast(0.8).met_by(0.5, 0.8), (false, false));
+        assert_eq!(AtLeast(0.8).met_by(0.5, 0.799_999), (false, true));
+        // `<= p`: met up to high == p; not met from low > p.
+        assert_eq!(AtMost(0.1).met_by(0.0, 0.1), (true, true));
+        assert_eq!(AtMost(0.1).met_by(0.0, 0.100_001), (false, false));
+        assert_eq!(AtMost(0.1).met_by(0.1, 0.3), (false, false));
+        assert_eq!(AtMost(0.1).met_by(0.100_001, 0.3), (false, true));
+    }
+
+    #[test]
+    fn tries_are_judged_by_their_wilson_interval_not_their_share() {
+        let denied_class = Expected::Fails(Class::BindfltAccessDenied);
+        // 20 of 20: the interval is [0.839, 1]; `>= 0.8` is met.
+        let (shown, verdict, tries) = over_tries(vec![denied(); 20], Some(denied_class), at_least(denied_class, 0.8));
+        let rate = tries.as_ref().unwrap().rate.clone().unwrap();
+        assert_eq!(
+            (verdict, shown.class()),
+            (Verdict::Reproduced, Some(Class::BindfltAccessDenied))
+        );
+        assert!(
+            (rate.low - 0.8389).abs() < 1e-3 && rate.high == 1.0 && rate.met,
+            "{rate:?}"
+        );
+        // The same 20 of 20 against `>= 0.85`: every try agrees, but 20 tries cannot show 0.85; not met.
+        let (_, verdict, tries) = over_tries(vec![denied(); 20], Some(denied_class), at_least(denied_class, 0.85));
+        let rate = tries.unwrap().rate.unwrap();
+        assert_eq!((verdict, rate.met, rate.conclusive), (Verdict::Changed, false, false));
+        // 17 of 20 (share 0.85 >= 0.8) with 3 ok: the interval [0.640, 0.948] straddles 0.8; not met.
+        let mixed: Vec<StepResult> = (0..20).map(|i| if i < 3 { StepResult::Ok } else { denied() }).collect();
+        let (shown, verdict, tries) = over_tries(mixed, Some(denied_class), at_least(denied_class, 0.8));
+        let tries = tries.unwrap();
+        assert_eq!((tries.successes, tries.failures["bindflt-access-denied"]), (3, 17));
+        assert_eq!((verdict, shown), (Verdict::Changed, StepResult::Ok));
+        assert!(!tries.rate.unwrap().conclusive);
+        // A success rate: 20 ok of 20, `>= 0.8`, passed; none, regressed (conclusively).
+        let (_, verdict, _) = over_tries(
+            vec![StepResult::Ok; 20],
+            Some(Expected::Ok),
+            at_least(Expected::Ok, 0.8),
+        );
+        assert_eq!(verdict, Verdict::Passed);
+        let (_, verdict, tries) = over_tries(vec![denied(); 20], Some(Expected::Ok), at_least(Expected::Ok, 0.8));
+        assert_eq!(
+            (verdict, tries.unwrap().rate.unwrap().conclusive),
+            (Verdict::Regressed, true)
+        );
+        // One try the harness could not observe makes the step an infrastructure error; skipped tries do not count.
+        let mut tried = vec![denied(); 19];
+        tried.push(StepResult::Failed {
+            class: Class::ExecFailed,
+            code: None,
+            stage: None,
+            first_error: None,
+        });
+        assert_eq!(
+            over_tries(tried, Some(denied_class), at_least(denied_class, 0.5)).1,
+            Verdict::InfraError
+        );
+        let skipped = StepResult::Skipped { reason: "x".into() };
+        let (_, verdict, tries) = over_tries(vec![skipped; 3], Some(denied_class), at_least(denied_class, 0.5));
+        assert_eq!((verdict, tries.unwrap().skipped), (Verdict::Skipped, 3));
+        // Without a rate every try must meet the expectation: the first that does not is shown and decides.
+        let (shown, verdict, _) = over_tries(vec![denied(), StepResult::Ok, denied()], Some(denied_class), None);
+        assert_eq!((shown, verdict), (StepResult::Ok, Verdict::NoLongerReproduces));
     }
 }

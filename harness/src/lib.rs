@@ -14,4 +14,5 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod scenario;
+pub mod stats;
 pub mod words;

@@ -76,6 +76,9 @@ pub struct Observation {
     /// Facts of the step worth keeping (objects applied, image, probe context).
     pub detail: serde_json::Value,
     pub duration_ms: Option<u64>,
+    /// Every try of a step that runs more than once (`tries: N`), in order, raw; `seen` is the first of them. Empty
+    /// for a step that ran once.
+    pub tries: Vec<Seen>,
 }
 
 impl Observation {
@@ -89,6 +92,7 @@ impl Observation {
             observed: Environment::default(),
             detail: serde_json::Value::Null,
             duration_ms: None,
+            tries: Vec::new(),
         }
     }
 
@@ -273,9 +277,91 @@ pub struct Outcome {
     /// Milliseconds the step took; replaced by a placeholder in snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// The results over a step's tries, when it ran more than once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries: Option<Tries>,
+}
+
+/// What a step's tries ended with: how many, how many succeeded, the failures by class, and for a rate expectation
+/// the share it counts with its Wilson 95% interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tries {
+    pub tries: usize,
+    pub successes: usize,
+    /// Class -> how many tries failed with it.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub failures: IndexMap<String, usize>,
+    /// Tries that were skipped (never counted in a rate).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateSeen>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A rate expectation held against the tries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateSeen {
+    /// The claim, e.g. `bindflt-access-denied >= 0.8`.
+    pub expected: String,
+    /// Tries that ended as the claim counts, of `observed` (tries not skipped).
+    pub count: usize,
+    pub observed: usize,
+    /// The point estimate, count / observed (shown, never judged on).
+    pub share: f64,
+    /// The Wilson 95% interval of the share.
+    pub low: f64,
+    pub high: f64,
+    /// Whether the interval lies wholly on the bound's side (met) or wholly on the other (not met); otherwise it is
+    /// inconclusive, which the verdict reads as not met.
+    pub conclusive: bool,
+    pub met: bool,
+}
+
+impl std::fmt::Display for Tries {
+    /// `20/20 bindflt-access-denied, 95% CI [0.839, 1.000], expected >= 0.8: met`, or the counts alone.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.rate {
+            Some(rate) => {
+                let of = rate.expected.split(' ').next().unwrap_or_default();
+                let bound = rate.expected.split_once(' ').map_or("", |(_, b)| b);
+                let said = match (rate.met, rate.conclusive) {
+                    (true, _) => "met",
+                    (false, true) => "not met",
+                    (false, false) => "inconclusive, read as not met",
+                };
+                write!(
+                    f,
+                    "{}/{} {of}, 95% CI [{:.3}, {:.3}], expected {bound}: {said}",
+                    rate.count, rate.observed, rate.low, rate.high
+                )
+            }
+            None => {
+                write!(f, "{} tries: {} ok", self.tries, self.successes)?;
+                for (class, count) in &self.failures {
+                    write!(f, ", {count} {class}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Outcome {
+    /// What was observed, as reports print it: the result, and over several tries their counts and, for a rate, its
+    /// interval (`bindflt-access-denied (20/20 bindflt-access-denied, 95% CI [0.839, 1.000], expected >= 0.8: met)`).
+    pub fn observed_text(&self) -> String {
+        match &self.tries {
+            Some(tries) => format!("{} ({tries})", self.result),
+            None => self.result.to_string(),
+        }
+    }
+
     /// Removes every secret from the text this outcome carries (error lines, reasons, details): done once, before any
     /// reporter sees it.
     pub fn redact(&mut self) {

@@ -135,6 +135,11 @@ impl Component {
         Component::Buildkit,
     ];
 
+    /// The component a scenario file names so (`containerd`, `windowsBuild`), if any.
+    pub fn named(name: &str) -> Option<Component> {
+        Component::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+
     /// The name used in scenario files.
     pub fn as_str(self) -> &'static str {
         match self {

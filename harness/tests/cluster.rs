@@ -674,13 +674,115 @@ fn the_test_bed_is_recognised_by_its_marker_not_its_name(kubeconfig: &Path) -> R
     Ok(())
 }
 
+/// An axis named after a component selects: the cell for the node's containerd (1.7.29) runs; the 1.7.4 cell's steps
+/// are skipped in preflight, before anything is created, with the version the node runs as the reason.
+fn a_cell_runs_only_where_its_version_is(kubeconfig: &Path) -> Result<(), Failed> {
+    let out = tempfile::tempdir().unwrap();
+    let run_id = "test-cells";
+    let scenario = "harness/tests/scenarios/testbed-cells.yaml";
+    let output = scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path())
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    if output.status.code() != Some(0) {
+        return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
+    }
+    let in_cell = |containerd: &str| -> Vec<Value> {
+        outcomes
+            .iter()
+            .filter(|o| o["cell"]["containerd"] == containerd)
+            .cloned()
+            .collect()
+    };
+    let (running, elsewhere) = (in_cell("1.7.29"), in_cell("1.7.4"));
+    for (step, verdict) in [
+        ("rollout", "passed"),
+        ("probe/bind-plain-dirs", "reproduced"),
+        ("teardown", "passed"),
+    ] {
+        let outcome = find(&running, "reproduction", step)?;
+        if outcome["verdict"] != verdict {
+            return Err(format!("1.7.29 {step}: expected {verdict}, got {outcome:#}").into());
+        }
+    }
+    let reason = "cell containerd=1.7.4 is for containerd 1.7.4; the node runs 1.7.29";
+    for step in ["preflight", "pull", "rollout", "probe/bind-plain-dirs", "teardown"] {
+        let outcome = find(&elsewhere, "reproduction", step)?;
+        if outcome["verdict"] != "skipped"
+            || outcome["reason"] != reason
+            || outcome["observed"]["containerd"] != "1.7.29"
+        {
+            return Err(format!("1.7.4 {step}: expected skipped ({reason}), got {outcome:#}").into());
+        }
+    }
+    // Nothing was created for the skipped cell: every namespace the run names is the running cell's.
+    let namespaces: Vec<&str> = elsewhere
+        .iter()
+        .filter_map(|o| o["detail"]["namespace"].as_str())
+        .collect();
+    let left = namespaces_of(kubeconfig, run_id);
+    if !namespaces.is_empty() || !left.is_empty() {
+        return Err(format!("the skipped cell touched the cluster ({namespaces:?}) or the run left {left}").into());
+    }
+    Ok(())
+}
+
+/// `tries: 20` on the bind probe and a rate expectation: the probe runs 20 times in the pod, every try fails with
+/// bindflt-access-denied, and the rate `>= 0.8` is judged by the Wilson 95% interval of 20/20, [0.839, 1]: met.
+fn a_rate_over_tries_is_judged_by_its_interval(kubeconfig: &Path) -> Result<(), Failed> {
+    let out = tempfile::tempdir().unwrap();
+    let scenario = "harness/tests/scenarios/testbed-tries.yaml";
+    let output = scenario_on_cluster_lane(kubeconfig, "test-tries", scenario, out.path())
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    if output.status.code() != Some(0) {
+        return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
+    }
+    let probe = find(&outcomes, "reproduction", "probe/bind-plain-dirs")?;
+    let tries = &probe["tries"];
+    let rate = &tries["rate"];
+    let low = rate["low"].as_f64().unwrap_or_default();
+    if probe["verdict"] != "reproduced"
+        || probe["expected"] != "bindflt-access-denied >= 0.8"
+        || tries["tries"] != 20
+        || tries["successes"] != 0
+        || tries["failures"]["bindflt-access-denied"] != 20
+        || rate["count"] != 20
+        || (low - 0.8389).abs() > 1e-3
+        || rate["high"] != 1.0
+        || rate["met"] != true
+    {
+        return Err(format!("the rate was not judged by its interval: {probe:#}").into());
+    }
+    println!(
+        "probe/bind-plain-dirs over 20 tries: {} {}/{}, 95% interval [{low:.4}, {}]",
+        rate["expected"], rate["count"], rate["observed"], rate["high"]
+    );
+    // The reports show the rate with its interval.
+    let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap_or_default();
+    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap_or_default();
+    let shown = "20/20 bindflt-access-denied, 95% CI [0.839, 1.000], expected &gt;= 0.8: met";
+    if !summary.contains("20/20 bindflt-access-denied, 95% CI [0.839, 1.000], expected >= 0.8: met")
+        || !junit.contains(shown)
+    {
+        return Err(format!("the reports do not show the rate:\n{summary}\n{junit}").into());
+    }
+    if !namespaces_of(kubeconfig, "test-tries").is_empty() {
+        return Err("the run left namespaces behind".into());
+    }
+    Ok(())
+}
+
 /// One test against the test bed, given its kubeconfig.
 type Test = fn(&Path) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 10] = [
+    let tests: [(&str, Test); 12] = [
         (
             "cluster::a_stopped_api_server_ends_the_wait_and_the_run_exits_3",
             a_stopped_api_server_ends_the_wait_and_the_run_exits_3,
@@ -694,6 +796,14 @@ fn main() -> std::process::ExitCode {
             the_kubelet_giving_up_ends_the_wait,
         ),
         ("cluster::deploys_probes_and_tears_down", deploys_probes_and_tears_down),
+        (
+            "cluster::a_rate_over_tries_is_judged_by_its_interval",
+            a_rate_over_tries_is_judged_by_its_interval,
+        ),
+        (
+            "cluster::a_cell_runs_only_where_its_version_is",
+            a_cell_runs_only_where_its_version_is,
+        ),
         (
             "cluster::builds_reach_the_workloads_buildkitd",
             builds_reach_the_workloads_buildkitd,

@@ -30,6 +30,11 @@ pub fn requirement_unmet(component: &str, found: &str, requirement: &str) -> Str
     format!("{component} is {found} here; the scenario requires {requirement}")
 }
 
+/// A matrix cell bound to a component version the node does not run: the case is for another cluster.
+pub fn cell_elsewhere(component: &str, value: &str, found: &str) -> String {
+    format!("cell {component}={value} is for {component} {value}; the node runs {found}")
+}
+
 /// A step that needs the workload running, after a rollout that failed.
 /// The rollout step after an image that did not arrive.
 pub const NOT_PULLED: &str = "the workload's image was not pulled (see the pull step)";

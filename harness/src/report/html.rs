@@ -415,6 +415,9 @@ fn facts(page: &mut String, o: &Outcome, row_versions: Option<&str>) {
     if !expectation_implied(o.verdict) {
         fact("expected", "", o.expected.as_deref().unwrap_or("nothing"));
     }
+    if let Some(tries) = &o.tries {
+        fact("tries", "", &tries.to_string());
+    }
     if !o.stages.is_empty() {
         let stages: Vec<String> = o.stages.iter().map(|(name, r)| format!("{name} {r}")).collect();
         fact("stages", "", &stages.join(" · "));

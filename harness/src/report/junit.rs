@@ -21,7 +21,7 @@ pub fn xml(outcomes: &[Outcome]) -> String {
 }
 
 fn case(outcome: &Outcome) -> TestCase {
-    let observed = outcome.result.to_string();
+    let observed = outcome.observed_text();
     let expected = outcome.expected.as_deref().unwrap_or("nothing");
     let message = format!("{}: observed {observed}, expected {expected}", outcome.verdict.as_str());
     let mut status = match outcome.verdict {
@@ -103,6 +103,7 @@ mod tests {
             },
             detail: serde_json::Value::Null,
             duration_ms: Some(12),
+            tries: None,
         };
         let xml = xml(&[outcome]);
         for wanted in [

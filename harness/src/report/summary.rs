@@ -21,7 +21,7 @@ pub fn line(o: &Outcome) -> String {
         o.lane.as_str(),
         o.case,
         o.step,
-        o.result
+        o.observed_text()
     )
 }
 
@@ -140,7 +140,7 @@ fn table(rows: &[&Outcome]) -> String {
             o.lane,
             cell(&o.case),
             cell(&o.step),
-            cell(&o.result.to_string()),
+            cell(&o.observed_text()),
             cell(&on.join(", ")),
             cell(o.expected.as_deref().unwrap_or("")),
             cell(o.accepted.as_deref().unwrap_or(""))

@@ -281,6 +281,7 @@ fn resolve_in(
                 path.extend([lane.as_str().to_owned(), variant.clone(), step.clone()]);
                 match expectation {
                     Expectation::Whole(expected) => resolve_one(doc, expected, &path, declared, problems),
+                    Expectation::Rate(rate) => resolve_one(doc, &mut rate.of, &path, declared, problems),
                     Expectation::Stages(stages) => {
                         for (stage, expected) in stages.iter_mut() {
                             let mut path = path.clone();

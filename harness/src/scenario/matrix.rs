@@ -107,4 +107,27 @@ mod tests {
         assert_eq!(cells[2].keys().collect::<Vec<_>>(), ["buildkit", "containerd"]);
         assert_eq!(super::cells(&IndexMap::new()), vec![IndexMap::<String, String>::new()]);
     }
+
+    #[test]
+    fn an_axis_named_after_a_component_holds_versions() {
+        use crate::scenario::{error::Source, from_source};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/buildkit-6590.yaml");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "matrix:\n  buildkit: [v0.28.0]\n",
+            "matrix:\n  buildkit: [v0.28.0]\n  containerd: [1.7.29, latest]\n",
+        );
+        let source = std::sync::Arc::new(Source {
+            name: "cells.yaml".into(),
+            text,
+        });
+        let rendered = from_source(&source, &path)
+            .err()
+            .map(|e| e.render())
+            .unwrap_or_default();
+        assert!(
+            rendered.contains("`latest` is not a version: axis `containerd` selects")
+                && rendered.contains("containerd: [1.7.29, latest]"),
+            "{rendered}"
+        );
+    }
 }

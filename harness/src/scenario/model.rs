@@ -246,6 +246,10 @@ pub struct BindProbe {
     /// Bind read-write instead of read-only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_write: bool,
+    /// How many times the step runs (1 to 1000, default 1); a rate expectation counts the results over them.
+    #[serde(default = "one_try", skip_serializing_if = "is_one_try")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub tries: u32,
 }
 
 /// Seed test 2.
@@ -255,6 +259,10 @@ pub struct LayerProbe {
     /// `latest` (the newest containerd snapshot on the node) or a snapshot folder.
     pub snapshot: String,
     pub dst: String,
+    /// How many times the step runs (1 to 1000, default 1); a rate expectation counts the results over them.
+    #[serde(default = "one_try", skip_serializing_if = "is_one_try")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub tries: u32,
 }
 
 /// One image build.
@@ -274,6 +282,10 @@ pub struct Build {
     /// Linux, so a Windows context cannot build there. Used only on a simulated node; its outcomes stay simulated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twin: Option<Twin>,
+    /// How many times the step runs (1 to 1000, default 1); a rate expectation counts the results over them.
+    #[serde(default = "one_try", skip_serializing_if = "is_one_try")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub tries: u32,
 }
 
 /// The Linux stand-in of a build on the test bed.
@@ -285,6 +297,27 @@ pub struct Twin {
     /// The Dockerfile, relative to the context.
     #[serde(default = "default_dockerfile")]
     pub dockerfile: String,
+}
+
+fn one_try() -> u32 {
+    1
+}
+
+fn is_one_try(tries: &u32) -> bool {
+    *tries == 1
+}
+
+/// The most tries a step may have.
+pub const MAX_TRIES: u32 = 1000;
+
+impl Probe {
+    /// How many times the probe runs.
+    pub fn tries(&self) -> u32 {
+        match self {
+            Probe::Bind(bind) => bind.tries,
+            Probe::Layer(layer) => layer.tries,
+        }
+    }
 }
 
 fn default_dockerfile() -> String {

@@ -9,7 +9,7 @@ use regex::Regex;
 
 use crate::classify::Stage;
 use crate::scenario::error::Problem;
-use crate::scenario::expect::{Expectation, Expectations, Expected};
+use crate::scenario::expect::{Bound, Expectation, Expectations, Expected, Rate};
 use crate::scenario::load::{Doc, limits};
 use crate::scenario::model::{API_VERSION, Probe, Scenario};
 use crate::scenario::params;
@@ -103,6 +103,11 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     }
     for (probe_name, probe) in &scenario.probes {
         name(c, &["probes", &format!("@{probe_name}")], probe_name);
+        let kind = match probe {
+            Probe::Bind(_) => "bind",
+            Probe::Layer(_) => "layer",
+        };
+        tries(c, &["probes", probe_name, kind, "tries"], probe.tries());
         match probe {
             Probe::Bind(bind) => {
                 windows_path(c, &["probes", probe_name, "bind", "src"], &bind.src);
@@ -141,6 +146,7 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     for (build_name, build) in &scenario.builds {
         name(c, &["builds", &format!("@{build_name}")], build_name);
         build_context(c, &["builds", build_name], root, &build.context, &build.dockerfile);
+        tries(c, &["builds", build_name, "tries"], build.tries);
         if let Some(twin) = &build.twin {
             build_context(
                 c,
@@ -341,6 +347,54 @@ pub fn fixture_path(c: &mut Checks, path: &[&str], root: &Path, value: &str) -> 
     Some(real)
 }
 
+fn tries(c: &mut Checks, path: &[&str], tries: u32) {
+    if !(1..=crate::scenario::model::MAX_TRIES).contains(&tries) {
+        c.at(
+            path,
+            format!("`tries: {tries}` is out of range"),
+            format!("a step runs from 1 to {} times", crate::scenario::model::MAX_TRIES),
+        );
+    }
+}
+
+/// The interval that `tries` tries can at best show for `bound`: all of them counted (`>=`), or none (`<=`).
+fn best_interval(bound: Bound, tries: u32) -> (f64, f64) {
+    let n = tries as usize;
+    match bound {
+        Bound::AtLeast(_) => crate::stats::wilson(n, n),
+        Bound::AtMost(_) => crate::stats::wilson(0, n),
+    }
+}
+
+/// A rate that the step's tries could never show met (its best interval still crosses the bound) is a mistake: the
+/// step would never pass. Says how many tries it needs, if any number up to the limit will do.
+fn rate_reachable(c: &mut Checks, at: &[&str], rate: &Rate, tries: u32, tries_at: &str) {
+    let reachable = |n| {
+        let (low, high) = best_interval(rate.bound, n);
+        rate.bound.met_by(low, high).0
+    };
+    if reachable(tries) {
+        return;
+    }
+    let (low, high) = best_interval(rate.bound, tries);
+    let help = match (tries..=crate::scenario::model::MAX_TRIES).find(|n| reachable(*n)) {
+        Some(needed) => format!("give {tries_at} `tries: {needed}` or more, or loosen the rate"),
+        None => format!(
+            "no number of tries up to {} can show it: loosen the rate",
+            crate::scenario::model::MAX_TRIES
+        ),
+    };
+    c.at(
+        at,
+        format!(
+            "`{}` can never be met in {tries} {}: the best 95% interval they can show is [{low:.3}, {high:.3}]",
+            rate.bound,
+            if tries == 1 { "try" } else { "tries" }
+        ),
+        help,
+    );
+}
+
 fn environment(c: &mut Checks, scenario: &Scenario) {
     for (component, requirement) in &scenario.cluster.requires {
         if let Err(message) = Requirement::parse(requirement) {
@@ -405,6 +459,17 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
                     &["matrix", axis, &i.to_string()],
                     format!("matrix value `{value}` cannot be part of a case name"),
                     "use a value without spaces, slashes, `|` or control characters",
+                );
+            } else if let Some(component) = crate::words::Component::named(axis)
+                && crate::scenario::version::numbers(value).is_none()
+            {
+                c.at(
+                    &["matrix", axis, &i.to_string()],
+                    format!(
+                        "`{value}` is not a version: axis `{axis}` selects the cells whose {} version the node runs",
+                        component.as_str()
+                    ),
+                    "write a dotted version, e.g. `1.7.29` or `v1.34.2`, or rename the axis if it only labels cases",
                 );
             }
         }
@@ -575,6 +640,33 @@ fn expectations(c: &mut Checks, scenario: &Scenario, expect: &Expectations, pref
                     }
                     Step::Render | Step::Preflight | Step::Pull | Step::Rollout | Step::Teardown => false,
                 };
+                if let Expectation::Rate(rate) = expectation {
+                    let (tries, tries_at) = match parsed {
+                        Step::Probe(probe) => (scenario.probes[probe].tries(), format!("probe `{probe}`")),
+                        Step::Build(build) => (
+                            scenario.builds.get(build).map_or(1, |b| b.tries),
+                            format!("build `{build}`"),
+                        ),
+                        _ => (1, String::new()),
+                    };
+                    if *lane != Lane::Cluster {
+                        c.at(
+                            &at,
+                            format!(
+                                "the {lane} lane runs `{step}` once: a rate is judged over the cluster lane's tries"
+                            ),
+                            "give one expectation (`ok`, `observe` or a class), or expect the rate under `cluster`",
+                        );
+                    } else if tries_at.is_empty() {
+                        c.at(
+                            &at,
+                            format!("`{step}` runs once: a rate is for a probe or a build with `tries`"),
+                            "give one expectation (`ok`, `observe` or a class)",
+                        );
+                    } else {
+                        rate_reachable(c, &at, rate, tries, &tries_at);
+                    }
+                }
                 if let Expectation::Stages(stages) = expectation {
                     if !layer {
                         c.at(

@@ -27,6 +27,18 @@ pub fn numbers(version: &str) -> Option<Vec<u64>> {
     core.split('.').map(|part| part.parse().ok()).collect()
 }
 
+/// Whether a matrix cell's version (`1.7.3`, `v0.28.0`, `1.7`) names the release `observed` (`containerd://1.7.29`,
+/// `v1.34.2+k0s`): the cell's parts must equal the observed ones, which are read as `numbers` reads them; parts the
+/// cell leaves out match any (`1.7` is every 1.7.x), parts the observed version leaves out are zero.
+pub fn names_release(cell: &str, observed: &str) -> bool {
+    let (Some(cell), Some(found)) = (numbers(cell), numbers(observed)) else {
+        return false;
+    };
+    cell.iter()
+        .enumerate()
+        .all(|(i, part)| found.get(i).copied().unwrap_or(0) == *part)
+}
+
 impl Requirement {
     /// Parses `>=1.7`, `>1.6`, `<=2`, `<2.0`, `=1.7.29` (a bare version means `=`).
     pub fn parse(text: &str) -> Result<Requirement, String> {
@@ -88,5 +100,20 @@ mod tests {
         assert!(!Requirement::parse(">20348.4773").unwrap().matches("20348.4773"));
         assert!(Requirement::parse(">=banana").is_err());
         assert!(!at_least_17.matches("unknown"));
+    }
+
+    #[test]
+    fn a_cell_names_a_release_as_components_print_it() {
+        assert!(names_release("1.7.29", "containerd://1.7.29"));
+        assert!(!names_release("1.7.4", "1.7.29"));
+        assert!(!names_release("1.7.3", "1.7.29"));
+        assert!(names_release("1.7", "1.7.29"));
+        assert!(names_release("v1.34.2", "v1.34.2+k0s"));
+        assert!(names_release("1.34.2", "v1.34.2+k0s"));
+        assert!(names_release("1.7.0", "1.7"));
+        assert!(names_release("20348.4773", "20348.4773"));
+        assert!(!names_release("20348", "17763.1"));
+        assert!(!names_release("1.7.29", "unknown"));
+        assert!(!names_release("latest", "1.7.29"));
     }
 }

@@ -42,6 +42,7 @@ pub async fn build(
     name: &str,
     build: &Build,
     folder: Option<&Folder>,
+    attempt: u32,
 ) -> Observation {
     let step = format!("build/{name}");
     let root = &case.loaded.root;
@@ -88,7 +89,11 @@ pub async fn build(
         Err(seen) => return Observation::of(&step, seen).detail(detail),
     }
     let timeout = humantime::parse_duration(&build.timeout).unwrap_or(Duration::from_secs(600));
-    let file = format!("build-{name}.log");
+    // Each try of a build keeps its own log: `build-<name>.log`, then `build-<name>.try-<n>.log`.
+    let file = match attempt {
+        0 | 1 => format!("build-{name}.log"),
+        n => format!("build-{name}.try-{n}.log"),
+    };
     let kept = folder.and_then(|folder| Some((folder.path_for(&file).ok()?, folder.name(&file))));
     let log = match &kept {
         Some((path, name)) => {

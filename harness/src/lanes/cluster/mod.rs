@@ -75,7 +75,7 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
     };
     let mut connected = match preflight::preflight(case, target).await {
         Ok(connected) => connected,
-        Err(observation) => return vec![*observation],
+        Err(observation) => return after_preflight(case, *observation),
     };
     let mut observations = deploy_probe_teardown(case, context, &mut connected).await;
     // Every step ran on the node the workload ran on: its evidence and versions are the steps'.
@@ -84,6 +84,35 @@ pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
         observation.observed = connected.observed.clone();
     }
     observations
+}
+
+/// A preflight that ended the case: alone when the lane could not look; when it skipped the case (no node, an unmet
+/// requirement, a cell for another version), followed by every step the case has, skipped for the same reason and
+/// with the versions preflight found, so that no expectation of the case goes missing without a word.
+fn after_preflight(case: &Case, preflight: Observation) -> Vec<Observation> {
+    let Seen::Skipped { reason } = &preflight.seen else {
+        return vec![preflight];
+    };
+    let scenario = &case.loaded.scenario;
+    let registers = scenario
+        .variants
+        .get(case.variant.as_str())
+        .is_some_and(|v| v.register_service.is_some());
+    let steps = ["pull", "rollout"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(registers.then(|| "service".to_owned()))
+        .chain(scenario.probes.keys().map(|name| format!("probe/{name}")))
+        .chain(scenario.builds.keys().map(|name| format!("build/{name}")))
+        .chain(std::iter::once("teardown".to_owned()));
+    let skipped: Vec<Observation> = steps
+        .map(|step| Observation {
+            evidence: preflight.evidence,
+            observed: preflight.observed.clone(),
+            ..Observation::skipped(&step, reason.clone())
+        })
+        .collect();
+    std::iter::once(preflight).chain(skipped).collect()
 }
 
 async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut Connected) -> Vec<Observation> {
@@ -186,7 +215,16 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             }
             (None, Ok(_)) => unreachable!("delivered above"),
         };
-        observations.push(probing::probe(&workload, pod, &step, probe, exe).await.timed(started));
+        // `tries: N`: the probe runs N times; the first run's observation carries every run's result for the judge.
+        let mut observation = probing::probe(&workload, pod, &step, probe, exe).await;
+        if probe.tries() > 1 {
+            let mut tries = vec![observation.seen.clone()];
+            for _ in 1..probe.tries() {
+                tries.push(probing::probe(&workload, pod, &step, probe, exe).await.seen);
+            }
+            observation.tries = tries;
+        }
+        observations.push(observation.timed(started));
     }
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
     if let Some(registered) = registered {
@@ -199,7 +237,20 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        let observation = build::build(connected, case, pod, name, build, folder.as_ref()).await;
+        let mut observation = build::build(connected, case, pod, name, build, folder.as_ref(), 1).await;
+        if build.tries > 1 {
+            let mut tries = vec![observation.seen.clone()];
+            let mut logs: Vec<serde_json::Value> = observation.detail.get("log").cloned().into_iter().collect();
+            for attempt in 2..=build.tries {
+                let again = build::build(connected, case, pod, name, build, folder.as_ref(), attempt).await;
+                logs.extend(again.detail.get("log").cloned());
+                tries.push(again.seen);
+            }
+            observation.tries = tries;
+            if !logs.is_empty() && observation.detail.is_object() {
+                observation.detail["logs"] = json!(logs);
+            }
+        }
         observations.push(observation.timed(started));
     }
     // A step failed: keep what the cluster shows of it before teardown removes it, and name the files in each failure.

@@ -8,8 +8,8 @@ use crate::lanes::cluster::connect::{self, Target};
 use crate::lanes::{Unobserved, why};
 use crate::outcome::{Evidence, Observation};
 use crate::scenario::matrix::Case;
-use crate::scenario::version::Requirement;
-use crate::words::Environment;
+use crate::scenario::version::{Requirement, names_release};
+use crate::words::{Component, Environment};
 
 /// Marks a node KWOK simulates: what runs there is not Windows.
 const KWOK_NODE: &str = "kwok.x-k8s.io/node";
@@ -47,7 +47,7 @@ pub async fn preflight(case: &Case, target: &Target) -> Result<Connected, Box<Ob
         evidence: evidence_of(node),
         observed: observed_environment(node),
     };
-    match unmet_requirement(case, &connected.observed) {
+    match unmet_requirement(case, &connected.observed).or_else(|| cell_elsewhere(case, &connected.observed)) {
         Some(reason) => Err(Box::new(Observation {
             evidence: connected.evidence,
             observed: connected.observed.clone(),
@@ -88,6 +88,21 @@ fn unmet_requirement(case: &Case, observed: &Environment) -> Option<String> {
             (!Requirement::parse(requirement).is_ok_and(|r| r.matches(found)))
                 .then(|| why::requirement_unmet(component.as_str(), found, requirement))
         })
+}
+
+/// Why the case's matrix cell is not for this node, if it is not: an axis named after a component (`containerd:
+/// [1.7.3, 1.7.4]`) selects the cells whose value names the release the node runs. buildkit is observed only from
+/// buildkitd itself, later: where its version is not known yet, its axis does not select.
+fn cell_elsewhere(case: &Case, observed: &Environment) -> Option<String> {
+    case.cell.iter().find_map(|(axis, value)| {
+        let component = Component::named(axis)?;
+        let found = match observed.get(component) {
+            Some(found) => found,
+            None if component == Component::Buildkit => return None,
+            None => "unknown",
+        };
+        (!names_release(value, found)).then(|| why::cell_elsewhere(axis, value, found))
+    })
 }
 
 /// The versions a node reports: containerd, kubelet, the Windows build (`kernelVersion` 10.0.BUILD.UBR).

@@ -9,6 +9,7 @@ use crate::outcome::Observation;
 use crate::scenario::model::Probe;
 
 /// Which bindprobe a probe step runs.
+#[derive(Clone, Copy)]
 pub enum Exe<'a> {
     /// The one the lane delivered to this path on the node.
     Delivered(&'a str, &'a Result<super::Probe, String>),
