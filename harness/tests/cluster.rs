@@ -1,6 +1,6 @@
 //! The cluster lane against the test bed's real API server and controllers (its Windows node is simulated):
 //! deploy, roll out, probe through exec, tear down, and refuse a namespace the harness did not make.
-//! Skipped, with the reason, when the test bed is down.
+//! Skipped, with the reason, when the test bed is down or no Windows bindprobe.exe is built (`.ci/run` builds one).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +23,9 @@ fn testbed() -> Result<PathBuf, String> {
     if status["state"] != "up" {
         return Err("the test bed is down (bring it up with `harness testbed up`)".to_owned());
     }
+    // The lane delivers a Windows bindprobe.exe onto the node, as it does on a real one: without one the probe
+    // steps would run the image's own, and these tests check the delivery.
+    harness::lanes::cluster::Probe::find()?;
     Ok(PathBuf::from(status["kubeconfig"].as_str().unwrap_or_default()))
 }
 

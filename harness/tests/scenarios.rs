@@ -95,8 +95,21 @@ fn testbed(loaded: &[std::sync::Arc<scenario::Loaded>]) -> Option<lanes::cluster
         .ok()
 }
 
-/// Runs one case and holds its outcomes against the scenario's expectations and the accepted snapshots.
+/// Runs one case on a thread of its own with a large stack: the cluster lane's steps nest deeply when polled in a
+/// debug build, deeper than a test thread's 2 MiB.
 fn run(case: &Case, context: &Context) -> Result<Completion, Failed> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(32 << 20)
+            .spawn_scoped(scope, || run_here(case, context))
+            .map_err(|e| Failed::from(format!("cannot start the case's thread: {e}")))?
+            .join()
+            .map_err(|_| Failed::from("the case's thread panicked"))?
+    })
+}
+
+/// Runs one case and holds its outcomes against the scenario's expectations and the accepted snapshots.
+fn run_here(case: &Case, context: &Context) -> Result<Completion, Failed> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
