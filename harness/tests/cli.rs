@@ -1079,12 +1079,12 @@ fn accepts(text: &str) {
 
 #[test]
 fn an_unknown_probe_kind_is_named_in_the_formats_words() {
-    // Before: "unknown variant `exec`, expected one of bind, layer".
+    // Before: "unknown variant `program`, expected one of bind, layer, exec".
     rejects(
         seed()
-            .replace("    layer:\n      snapshot", "    exec:\n      snapshot")
+            .replace("    layer:\n      snapshot", "    program:\n      snapshot")
             .as_bytes(),
-        "bad.yaml:53:5: `exec` is not a probe kind: write `bind:` or `layer:`",
+        "bad.yaml:53:5: `program` is not a probe kind: write `bind:`, `layer:` or `exec:`",
     );
     rejects(
         seed()

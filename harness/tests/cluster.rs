@@ -629,6 +629,31 @@ fn a_stopped_api_server_ends_the_wait_and_the_run_exits_3(kubeconfig: &Path) -> 
     no_namespace_left(kubeconfig, run_id)
 }
 
+/// Exec probes run the report's own command in the container under test: judged by its exit status, what it printed
+/// classified when the status is not the expected one.
+fn exec_probes_judge_the_exit_status(kubeconfig: &Path) -> Result<(), Failed> {
+    let (code, outcomes, _out) = run_scenario(
+        kubeconfig,
+        "test-exec",
+        "harness/tests/scenarios/testbed-exec.yaml",
+        &[],
+    );
+    for (step, verdict, status) in [
+        ("probe/echoes", "passed", 0),
+        ("probe/fails", "reproduced", 5),
+        ("probe/exits-as-expected", "passed", 5),
+    ] {
+        let outcome = find(&outcomes, "reproduction", step)?;
+        if outcome["verdict"] != verdict || outcome["detail"]["status"] != status {
+            return Err(format!("{step}: {outcome:#}").into());
+        }
+    }
+    if code != Some(0) {
+        return Err(format!("exit {code:?}: {outcomes:#?}").into());
+    }
+    no_namespace_left(kubeconfig, "test-exec")
+}
+
 /// The test bed is recognised by its marker whatever its context is called; a cluster without the marker is not it.
 fn the_test_bed_is_recognised_by_its_marker_not_its_name(kubeconfig: &Path) -> Result<(), Failed> {
     let dir = tempfile::tempdir().unwrap();
@@ -785,7 +810,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 12] = [
+    let tests: [(&str, Test); 13] = [
+        (
+            "cluster::exec_probes_judge_the_exit_status",
+            exec_probes_judge_the_exit_status,
+        ),
         (
             "cluster::a_stopped_api_server_ends_the_wait_and_the_run_exits_3",
             a_stopped_api_server_ends_the_wait_and_the_run_exits_3,

@@ -36,6 +36,9 @@ pub fn cell_elsewhere(component: &str, value: &str, found: &str) -> String {
 }
 
 /// A step that needs the workload running, after a rollout that failed.
+/// An exec probe on the host lane.
+pub const EXEC_ON_HOST: &str = "an exec probe runs in the workload's container: only the cluster lane runs it";
+
 /// The rollout step after an image that did not arrive.
 pub const NOT_PULLED: &str = "the workload's image was not pulled (see the pull step)";
 

@@ -233,7 +233,7 @@ fn unknown_variant(message: &str) -> Option<(String, Vec<String>)> {
     Some((found[1].to_owned(), expected))
 }
 
-/// "`x` is not a probe kind: write `bind:` or `layer:`": an unknown variant in the words of the format, naming what
+/// "`x` is not a probe kind: write `bind:`, `layer:` or `exec:`": an unknown variant in the words of the format, naming what
 /// the key is and every value it takes.
 fn variant_in_words(value: &str, expected: &[String]) -> (String, String) {
     let has = |name: &str| expected.iter().any(|e| e == name);

@@ -233,6 +233,29 @@ pub enum Probe {
     Bind(BindProbe),
     /// Activate, prepare and mount a containerd snapshot, then bind its `Files`, as containerd does.
     Layer(LayerProbe),
+    /// A command of the bug report's own, run in the container under test (cluster lane): ok when it exits with
+    /// `status`, else what it printed is classified.
+    Exec(ExecProbe),
+}
+
+/// A command run in the container under test.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecProbe {
+    /// The program and its arguments, as the container runs them (no shell in between), e.g.
+    /// `[ctr.exe, -n, k8s.io, images, ls]`.
+    pub argv: Vec<String>,
+    /// The exit status that means the step worked (default 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub status: i32,
+    /// How many times the step runs (1 to 1000, default 1); a rate expectation counts the results over them.
+    #[serde(default = "one_try", skip_serializing_if = "is_one_try")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub tries: u32,
+}
+
+fn is_zero(status: &i32) -> bool {
+    *status == 0
 }
 
 /// Seed test 1.
@@ -316,6 +339,7 @@ impl Probe {
         match self {
             Probe::Bind(bind) => bind.tries,
             Probe::Layer(layer) => layer.tries,
+            Probe::Exec(exec) => exec.tries,
         }
     }
 }

@@ -106,6 +106,7 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
         let kind = match probe {
             Probe::Bind(_) => "bind",
             Probe::Layer(_) => "layer",
+            Probe::Exec(_) => "exec",
         };
         tries(c, &["probes", probe_name, kind, "tries"], probe.tries());
         match probe {
@@ -125,6 +126,15 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
                     windows_path(c, &["probes", probe_name, "layer", "snapshot"], &layer.snapshot);
                 }
                 windows_path(c, &["probes", probe_name, "layer", "dst"], &layer.dst);
+            }
+            Probe::Exec(exec) => {
+                if exec.argv.first().is_none_or(|program| program.trim().is_empty()) {
+                    c.at(
+                        &["probes", probe_name, "exec", "argv"],
+                        "the command is empty",
+                        "give the program and its arguments, e.g. `argv: [cmd.exe, /c, ver]`",
+                    );
+                }
             }
         }
     }

@@ -25,6 +25,8 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     pub success: Option<bool>,
+    /// The exit status, when the API reports it (a `NonZeroExitCode` status's `ExitCode` cause; 0 on success).
+    pub exit_code: Option<i32>,
 }
 
 impl Output {
@@ -87,8 +89,21 @@ async fn run(workload: &Workload, pod: &str, argv: Vec<String>, input: Option<Ar
             }
         };
         tokio::join!(read_out, read_err, write_in);
-        let success = match status {
-            Some(status) => status.await.map(|s| s.status.as_deref() == Some("Success")),
+        let status = match status {
+            Some(status) => status.await,
+            None => None,
+        };
+        let success = status.as_ref().map(|s| s.status.as_deref() == Some("Success"));
+        let exit_code = match &status {
+            Some(s) if s.status.as_deref() == Some("Success") => Some(0),
+            Some(s) => s
+                .details
+                .as_ref()
+                .and_then(|d| d.causes.as_ref())
+                .into_iter()
+                .flatten()
+                .find(|c| c.reason.as_deref() == Some("ExitCode"))
+                .and_then(|c| c.message.as_deref()?.trim().parse().ok()),
             None => None,
         };
         let _ = attached.join().await;
@@ -96,6 +111,7 @@ async fn run(workload: &Workload, pod: &str, argv: Vec<String>, input: Option<Ar
             stdout,
             stderr,
             success,
+            exit_code,
         })
     };
     let shown = argv.first().cloned().unwrap_or_default();

@@ -32,6 +32,7 @@ use crate::lanes::{Context, Unobserved, why};
 use crate::outcome::{Evidence, Observation, Seen};
 use crate::render;
 use crate::scenario::matrix::Case;
+use crate::scenario::model;
 use crate::words::Environment;
 
 pub use connect::{Error as ContextError, Target, check};
@@ -198,7 +199,8 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        if delivered.is_none() {
+        // Only bindprobe's probes need the probe on the node; an exec probe runs the report's own command.
+        if delivered.is_none() && !matches!(probe, model::Probe::Exec(_)) {
             delivered = Some(match &context.probe.0 {
                 Ok(sent) => deliver::deliver(&workload, pod, sent, &deliver::case_folder(&context.run_id, case)).await,
                 Err(_) => Err(String::new()),
@@ -213,7 +215,8 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
                 observations.push(observation.timed(started));
                 continue;
             }
-            (None, Ok(_)) => unreachable!("delivered above"),
+            // An exec probe before any of bindprobe's: no bindprobe runs.
+            (None, Ok(_)) => probing::Exe::Image("no bindprobe probe ran yet"),
         };
         // `tries: N`: the probe runs N times; the first run's observation carries every run's result for the judge.
         let mut observation = probing::probe(&workload, pod, &step, probe, exe).await;

@@ -2,11 +2,12 @@
 
 use serde_json::json;
 
+use crate::classify::Class;
 use crate::lanes::Unobserved;
 use crate::lanes::cluster::exec::{Output, Workload, exec};
 use crate::lanes::probe::{bind_args, layer_args, layer_stages, parse_report, pod_argv, seen};
-use crate::outcome::Observation;
-use crate::scenario::model::Probe;
+use crate::outcome::{Failure, Observation, Seen};
+use crate::scenario::model::{ExecProbe, Probe};
 
 /// Which bindprobe a probe step runs.
 #[derive(Clone, Copy)]
@@ -21,6 +22,7 @@ pub enum Exe<'a> {
 pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe, exe: Exe<'_>) -> Observation {
     let mut snapshot = serde_json::Value::Null;
     let args = match probe {
+        Probe::Exec(command) => return run_command(workload, pod, step, command).await,
         Probe::Bind(bind) => bind_args(&bind.src, &bind.dst, bind.read_write),
         Probe::Layer(layer) if layer.snapshot == "latest" => match super::snapshot::newest(workload, pod).await {
             Ok(found) => {
@@ -60,4 +62,40 @@ pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe, ex
         observation.stages = layer_stages(&report);
     }
     observation
+}
+
+/// An exec probe: ok when the command exits with the expected status; otherwise what it printed, to classify.
+async fn run_command(workload: &Workload, pod: &str, step: &str, command: &ExecProbe) -> Observation {
+    let mut detail = json!({ "command": command.argv, "expected_status": command.status });
+    let output = match exec(workload, pod, command.argv.clone()).await {
+        Ok(output) => output,
+        Err(e) => return Observation::of(step, Unobserved::Exec(e).into()).detail(detail),
+    };
+    // The test bed's doubles cannot pass an exit status through kwok's exec; they print it as their last line.
+    let status = output.exit_code.or_else(|| {
+        output
+            .stderr
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("simulated: exit code ")?.parse().ok())
+    });
+    detail["status"] = json!(status);
+    let Some(status) = status else {
+        let message = format!("`{}` ended without an exit status", command.argv.join(" "));
+        return Observation::of(step, Unobserved::Exec(message).into()).detail(detail);
+    };
+    if status == command.status {
+        return Observation::of(step, Seen::Ok).detail(detail);
+    }
+    let ended = format!(
+        "`{}` exited with {status}, expected {}",
+        command.argv.join(" "),
+        command.status
+    );
+    let text = format!("{}\n{}\n{ended}", output.stdout, output.stderr);
+    let line = match output.first_line() {
+        line if line == "no answer" => ended,
+        line => line,
+    };
+    Observation::of(step, Failure::text(line, text, Class::Unknown).into()).detail(detail)
 }
