@@ -218,15 +218,10 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             // An exec probe before any of bindprobe's: no bindprobe runs.
             (None, Ok(_)) => probing::Exe::Image("no bindprobe probe ran yet"),
         };
-        // `tries: N`: the probe runs N times; the first run's observation carries every run's result for the judge.
-        let mut observation = probing::probe(&workload, pod, &step, probe, exe).await;
-        if probe.tries() > 1 {
-            let mut tries = vec![observation.seen.clone()];
-            for _ in 1..probe.tries() {
-                tries.push(probing::probe(&workload, pod, &step, probe, exe).await.seen);
-            }
-            observation.tries = tries;
-        }
+        let observation = tried(probe.tries(), async |_| {
+            probing::probe(&workload, pod, &step, probe, exe).await
+        })
+        .await;
         observations.push(observation.timed(started));
     }
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
@@ -240,20 +235,10 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        let mut observation = build::build(connected, case, pod, name, build, folder.as_ref(), 1).await;
-        if build.tries > 1 {
-            let mut tries = vec![observation.seen.clone()];
-            let mut logs: Vec<serde_json::Value> = observation.detail.get("log").cloned().into_iter().collect();
-            for attempt in 2..=build.tries {
-                let again = build::build(connected, case, pod, name, build, folder.as_ref(), attempt).await;
-                logs.extend(again.detail.get("log").cloned());
-                tries.push(again.seen);
-            }
-            observation.tries = tries;
-            if !logs.is_empty() && observation.detail.is_object() {
-                observation.detail["logs"] = json!(logs);
-            }
-        }
+        let observation = tried(build.tries, async |attempt| {
+            build::build(connected, case, pod, name, build, folder.as_ref(), attempt).await
+        })
+        .await;
         observations.push(observation.timed(started));
     }
     // A step failed: keep what the cluster shows of it before teardown removes it, and name the files in each failure.
@@ -276,6 +261,26 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let seen = teardown::teardown(case, &workload, connected, &namespaces, made, context).await;
     observations.push(Observation::of("teardown", seen).detail(detail).timed(started));
     observations
+}
+
+/// `tries: N`: runs the step N times (`run(1)`, ..., `run(N)`); the first run's observation carries every run's
+/// result for the judge, and in `detail.logs` every run's log, when the runs keep one.
+async fn tried(tries: u32, mut run: impl AsyncFnMut(u32) -> Observation) -> Observation {
+    let mut observation = run(1).await;
+    if tries > 1 {
+        let mut seen = vec![observation.seen.clone()];
+        let mut logs: Vec<serde_json::Value> = observation.detail.get("log").cloned().into_iter().collect();
+        for attempt in 2..=tries {
+            let again = run(attempt).await;
+            logs.extend(again.detail.get("log").cloned());
+            seen.push(again.seen);
+        }
+        observation.tries = seen;
+        if !logs.is_empty() && observation.detail.is_object() {
+            observation.detail["logs"] = json!(logs);
+        }
+    }
+    observation
 }
 
 /// The scenario's pull and rollout timeouts (validated durations), else the defaults.
