@@ -12,14 +12,24 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
+/// The test bed's `status --json`, read once: its paths do not change while the tests run.
+fn status() -> Result<&'static Value, String> {
+    static STATUS: std::sync::OnceLock<Result<Value, String>> = std::sync::OnceLock::new();
+    STATUS
+        .get_or_init(|| {
+            let output = Command::new(repository().join("fixtures/testbed/testbed"))
+                .args(["status", "--json"])
+                .output()
+                .map_err(|e| format!("cannot run fixtures/testbed/testbed: {e}"))?;
+            serde_json::from_slice(&output.stdout).map_err(|_| "the test bed's status is unknown".to_owned())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 /// The test bed's kubeconfig, or why it cannot be used.
 fn testbed() -> Result<PathBuf, String> {
-    let output = Command::new(repository().join("fixtures/testbed/testbed"))
-        .args(["status", "--json"])
-        .output()
-        .map_err(|e| format!("cannot run fixtures/testbed/testbed: {e}"))?;
-    let status: Value =
-        serde_json::from_slice(&output.stdout).map_err(|_| "the test bed's status is unknown".to_owned())?;
+    let status = status()?;
     if status["state"] != "up" {
         return Err("the test bed is down (bring it up with `harness testbed up`)".to_owned());
     }
@@ -79,12 +89,7 @@ fn rendered_namespace(run_id: &str, variant: &str) -> String {
 
 /// The simulated Windows node's state folder (`windows.state` of the test bed's status).
 fn windows_state() -> PathBuf {
-    let output = Command::new(repository().join("fixtures/testbed/testbed"))
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
-    PathBuf::from(status["windows"]["state"].as_str().unwrap_or_default())
+    PathBuf::from(status().unwrap()["windows"]["state"].as_str().unwrap_or_default())
 }
 
 /// SHA-256 of `bytes` in upper-case hex, with the host's `sha256sum`.
@@ -106,12 +111,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The test bed's buildctl (`bin.buildctl` of its status).
 fn buildctl() -> String {
-    let output = Command::new(repository().join("fixtures/testbed/testbed"))
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
-    status["bin"]["buildctl"].as_str().unwrap_or_default().to_owned()
+    status().unwrap()["bin"]["buildctl"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The command `harness run --lane cluster --context harness-testbed --run-id RUN_ID` for the seed scenario, reports
@@ -361,11 +364,16 @@ fn refuses_a_namespace_it_did_not_make(kubeconfig: &Path) -> Result<(), Failed> 
     Ok(())
 }
 
+/// The simulated node's services (`services.json`), changed by `change` and written back.
+fn change_services(change: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+    let path = windows_state().join("services.json");
+    let mut services: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    change(services.as_object_mut().unwrap());
+    std::fs::write(&path, services.to_string()).unwrap();
+}
+
 /// Marks a simulated service as the harness's (run `run_id`, or none) and makes a run folder on the simulated node.
 fn leave_on_the_node(service: &str, run_id: Option<&str>, folder: &str) {
-    let state = windows_state();
-    let path = state.join("services.json");
-    let mut services: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut entry = serde_json::json!({
         "name": service, "binPath": r"C:\buildkitd\bin\buildkitd.exe --run-service",
         "state": "Running", "markedForDelete": false,
@@ -373,11 +381,20 @@ fn leave_on_the_node(service: &str, run_id: Option<&str>, folder: &str) {
     if let Some(run_id) = run_id {
         entry["harnessRunId"] = run_id.into();
     }
-    services[service] = entry;
-    std::fs::write(&path, services.to_string()).unwrap();
-    let run_folder = state.join("fs/C:/ProgramData/harness").join(folder);
+    change_services(|services| {
+        services.insert(service.to_owned(), entry);
+    });
+    let run_folder = windows_state().join("fs/C:/ProgramData/harness").join(folder);
     std::fs::create_dir_all(&run_folder).unwrap();
     std::fs::write(run_folder.join("bindprobe.exe"), b"MZ").unwrap();
+}
+
+/// Removes what a test left on the simulated node for the harness to find: a service and a folder.
+fn forget_on_the_node(service: &str, folder: &str) {
+    change_services(|services| {
+        services.remove(service);
+    });
+    let _ = std::fs::remove_dir_all(windows_state().join("fs/C:/ProgramData/harness").join(folder));
 }
 
 /// The case folders of run `run_id` on the simulated node (`C:\ProgramData\harness\<run id>_<case>`).
@@ -464,11 +481,7 @@ fn janitor_removes_only_what_the_harness_made(kubeconfig: &Path) -> Result<(), F
         .unwrap();
     let other_left = left_on_the_node("harness-other-svc", "janitor-other");
     let foreign_left = left_on_the_node("not-harness-svc", "janitor-other");
-    let state = windows_state();
-    let mut services: Value =
-        serde_json::from_str(&std::fs::read_to_string(state.join("services.json")).unwrap()).unwrap();
-    services.as_object_mut().unwrap().remove("not-harness-svc");
-    std::fs::write(state.join("services.json"), services.to_string()).unwrap();
+    forget_on_the_node("not-harness-svc", "janitor-other");
     if !all.status.success() || other_left != (false, false) || !foreign_left.0 {
         return Err(format!(
             "janitor without --run-id: another run's {other_left:?}, foreign {foreign_left:?}: {}",
@@ -479,29 +492,45 @@ fn janitor_removes_only_what_the_harness_made(kubeconfig: &Path) -> Result<(), F
     Ok(())
 }
 
-/// Ctrl-C in the middle of a case: exit 130, and the namespace the run made is gone.
-fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
-    let run_id = "test-interrupted";
-    let out = tempfile::tempdir().unwrap();
-    let mut child = cluster_lane(kubeconfig, run_id, out.path())
+/// Starts `command` (its stderr kept) and waits, at most 60 s, until `ready()`; past that the run is killed and the
+/// test fails, saying it never got `what`.
+fn spawn_until(command: &mut Command, ready: impl Fn() -> bool, what: &str) -> Result<std::process::Child, Failed> {
+    let mut child = command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while namespaces_of(kubeconfig, run_id).is_empty() {
+    while !ready() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err("the run never created its namespace".into());
+            return Err(format!("the run never {what}").into());
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    Ok(child)
+}
+
+/// Ctrl-C to `child`, then what it printed when it ended.
+fn interrupt(child: std::process::Child) -> std::process::Output {
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Ctrl-C in the middle of a case: exit 130, and the namespace the run made is gone.
+fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-interrupted";
+    let out = tempfile::tempdir().unwrap();
+    let child = spawn_until(
+        &mut cluster_lane(kubeconfig, run_id, out.path()),
+        || !namespaces_of(kubeconfig, run_id).is_empty(),
+        "created its namespace",
+    )?;
+    let output = interrupt(child);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let left = namespaces_of(kubeconfig, run_id);
     if output.status.code() != Some(130) || !left.is_empty() {
@@ -517,37 +546,18 @@ fn an_interrupted_run_cleans_the_node(kubeconfig: &Path) -> Result<(), Failed> {
     leave_on_the_node("harness-interrupted-svc", Some(run_id), "unrelated-run");
     let out = tempfile::tempdir().unwrap();
     let scenario = "harness/tests/scenarios/testbed-interrupt.yaml";
-    let mut child = scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while run_folders(run_id).is_empty() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err("the run never delivered its probe".into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let child = spawn_until(
+        &mut scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path()),
+        || !run_folders(run_id).is_empty(),
+        "delivered its probe",
+    )?;
     // The first probe ran; the second hangs on the node.
     std::thread::sleep(std::time::Duration::from_secs(2));
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = interrupt(child);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let namespaces = namespaces_of(kubeconfig, run_id);
     let service = left_on_the_node("harness-interrupted-svc", run_id);
-    leave_on_the_node("harness-interrupted-svc", None, "unrelated-run");
-    let state = windows_state();
-    let mut services: Value =
-        serde_json::from_str(&std::fs::read_to_string(state.join("services.json")).unwrap()).unwrap();
-    services.as_object_mut().unwrap().remove("harness-interrupted-svc");
-    std::fs::write(state.join("services.json"), services.to_string()).unwrap();
-    let _ = std::fs::remove_dir_all(state.join("fs/C:/ProgramData/harness/unrelated-run"));
+    forget_on_the_node("harness-interrupted-svc", "unrelated-run");
     if output.status.code() != Some(130) || !namespaces.is_empty() || service != (false, false) {
         return Err(format!(
             "exit {:?}, namespaces left: {namespaces:?}, service and folder left: {service:?}\n{stderr}",
@@ -580,21 +590,12 @@ fn a_stopped_api_server_ends_the_wait_and_the_run_exits_3(kubeconfig: &Path) -> 
     }
     let out = tempfile::tempdir().unwrap();
     // The second probe hangs on the node: the run is waiting on an exec stream when the server stops.
-    let mut child = scenario_on_cluster_lane(
-        kubeconfig,
-        run_id,
-        "harness/tests/scenarios/testbed-interrupt.yaml",
-        out.path(),
-    )
-    .args(["--request-timeout", "2s"])
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while run_folders(run_id).is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let scenario = "harness/tests/scenarios/testbed-interrupt.yaml";
+    let mut child = spawn_until(
+        scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path()).args(["--request-timeout", "2s"]),
+        || !run_folders(run_id).is_empty(),
+        "delivered its probe",
+    )?;
     std::thread::sleep(std::time::Duration::from_secs(1));
     let stopped = std::time::Instant::now();
     Command::new("kill").args(["-STOP", &apiserver]).status().unwrap();
