@@ -13,21 +13,13 @@ use harness::classify::{Class, classify_reader};
 
 const DEFAULT_MB: usize = 50;
 
-/// A small deterministic generator (xorshift), so every run writes the same log.
-struct Rng(u64);
+#[path = "common/rng.rs"]
+mod rng;
 
+use rng::Rng;
+
+/// What the generated log needs beyond the shared generator: hex digests and BuildKit-like ids.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
     fn hex(&mut self, digits: usize) -> String {
         let mut s = String::with_capacity(digits);
         while s.len() < digits {

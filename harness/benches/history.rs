@@ -34,21 +34,10 @@ const WORKAROUND_STEPS: [&str; 6] = [
     "teardown",
 ];
 
-/// A small deterministic generator (xorshift), so every run writes the same history.
-struct Rng(u64);
+#[path = "common/rng.rs"]
+mod rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use rng::Rng;
 
 /// The versions of the nightly's three k0s releases.
 fn environment(release: usize) -> Environment {
