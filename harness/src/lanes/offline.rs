@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use k8s_openapi::api::apps::v1::DaemonSet;
 use serde_json::json;
 
 use crate::classify::Class;
@@ -10,31 +9,49 @@ use crate::lanes::Context;
 use crate::outcome::{Failure, Observation, Seen};
 use crate::render;
 use crate::scenario::matrix::Case;
+use crate::scenario::objects::Scope;
 
 /// Renders the case and records the `render` step.
 pub fn run(case: &Case, context: &Context) -> Vec<Observation> {
     let started = Instant::now();
     let manifests = render::render(case, &context.run_id, &context.overrides);
-    let yaml = serde_saphyr::to_string(&manifests.daemonset).unwrap_or_default();
-    let reread: Result<DaemonSet, _> = serde_saphyr::from_str(&yaml);
-    let seen = match reread {
-        Ok(daemonset) if daemonset == manifests.daemonset => Seen::Ok,
-        Ok(_) => failed("the rendered DaemonSet does not read back as the same object".to_owned()),
-        Err(e) => failed(format!("the rendered DaemonSet is not valid YAML: {e}")),
+    let unchanged = manifests.objects.iter().find_map(|object| {
+        let yaml = serde_saphyr::to_string(&object.value).unwrap_or_default();
+        match serde_saphyr::from_str::<serde_json::Value>(&yaml) {
+            Ok(value) if value == object.value => None,
+            Ok(_) => Some(format!(
+                "the rendered {} does not read back as the same object",
+                object.id()
+            )),
+            Err(e) => Some(format!("the rendered {} is not valid YAML: {e}", object.id())),
+        }
+    });
+    let seen = match unchanged {
+        None => Seen::Ok,
+        Some(message) => failed(message),
     };
-    let pod = manifests.daemonset.spec.as_ref().and_then(|s| s.template.spec.as_ref());
-    let containers: Vec<_> = pod.iter().flat_map(|p| &p.containers).collect();
+    let under_test = manifests.under_test();
+    let pod = under_test.pod_spec();
+    let containers: Vec<_> = pod.iter().flat_map(|p| p.containers.clone()).collect();
+    let objects: Vec<String> = std::iter::once(format!(
+        "Namespace/{}",
+        manifests.namespace.metadata.name.as_deref().unwrap_or_default()
+    ))
+    .chain(manifests.objects.iter().map(|o| match o.scope {
+        Scope::Namespaced => format!(
+            "{}/{}/{}",
+            o.kind,
+            o.value.pointer("/metadata/namespace").and_then(|n| n.as_str()).unwrap_or_default(),
+            o.name
+        ),
+        Scope::Cluster { .. } => o.id(),
+    }))
+    .collect();
     let detail = json!({
-        "objects": [
-            format!("Namespace/{}", manifests.namespace.metadata.name.as_deref().unwrap_or_default()),
-            format!(
-                "DaemonSet/{}/{}",
-                manifests.daemonset.metadata.namespace.as_deref().unwrap_or_default(),
-                manifests.daemonset.metadata.name.as_deref().unwrap_or_default()
-            ),
-        ],
+        "objects": objects,
+        "underTest": under_test.id(),
         "images": containers.iter().filter_map(|c| c.image.clone()).collect::<Vec<_>>(),
-        "hostProcess": pod.and_then(|p| p.security_context.as_ref()).and_then(|s| s.windows_options.as_ref()).and_then(|w| w.host_process),
+        "hostProcess": pod.as_ref().and_then(|p| p.security_context.as_ref()).and_then(|s| s.windows_options.as_ref()).and_then(|w| w.host_process),
         "preStop": containers.iter().any(|c| c.lifecycle.as_ref().is_some_and(|l| l.pre_stop.is_some())),
     });
     vec![Observation::of("render", seen).detail(detail).timed(started)]

@@ -1,16 +1,21 @@
-//! Renders a case into the exact manifests the cluster lane applies: the harness's namespace and the DaemonSet under test.
+//! Renders a case into the exact objects the cluster lane applies: the run's namespace, then the workload's objects
+//! in dependency order, each moved into the run (`scope`), changed by the variant (`patch`, `workaround`).
 
+mod patch;
+mod scope;
 mod winargs;
 mod workaround;
 
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{EnvVar, Namespace, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
 
 use crate::scenario::matrix::Case;
+use crate::scenario::model::{Patch, Variant};
+use crate::scenario::objects::{Object, Scope};
 use crate::scenario::params;
 
 pub use workaround::{powershell, service_start_script, service_stop_script, single_quoted};
@@ -23,18 +28,64 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "harness")
 pub const CASE_ANNOTATION: &str = "harness/case";
 
 /// The manifests of one case.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Manifests {
     pub namespace: Namespace,
-    pub daemonset: DaemonSet,
+    /// The workload's objects in the order they are applied (the manifests' own Namespaces folded into the run's).
+    pub objects: Vec<Rendered>,
+    /// Which of `objects` is under test.
+    pub under_test: usize,
+}
+
+/// One object as the case applies it.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub value: Value,
+    pub api_version: String,
+    pub kind: String,
+    /// Its name in this run.
+    pub name: String,
+    pub scope: Scope,
+    /// Where its pod spec is, if it runs pods.
+    pub pods_at: Option<&'static [&'static str]>,
+}
+
+impl Rendered {
+    /// `Kind/name` as applied.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+
+    /// Its pod spec, if it runs pods.
+    pub fn pod_spec(&self) -> Option<PodSpec> {
+        let spec = self.pods_at?.iter().try_fold(&self.value, |v, key| v.get(key))?;
+        serde_json::from_value(spec.clone()).ok()
+    }
+
+    /// The labels of its pods, if it runs pods through a template.
+    pub fn pod_labels(&self) -> BTreeMap<String, String> {
+        let labels = match self.kind.as_str() {
+            "Pod" => self.value.pointer("/metadata/labels"),
+            _ => self.value.pointer("/spec/selector/matchLabels"),
+        };
+        serde_json::from_value(labels.cloned().unwrap_or(Value::Null)).unwrap_or_default()
+    }
 }
 
 impl Manifests {
-    /// Multi-document YAML, namespace first: what `harness render` prints.
+    /// The object under test.
+    pub fn under_test(&self) -> &Rendered {
+        &self.objects[self.under_test]
+    }
+
+    /// Multi-document YAML, namespace first, then the objects in apply order: what `harness render` prints.
     pub fn to_yaml(&self) -> String {
-        let namespace = serde_saphyr::to_string(&self.namespace).unwrap_or_default();
-        let daemonset = serde_saphyr::to_string(&self.daemonset).unwrap_or_default();
-        format!("---\n{namespace}---\n{daemonset}")
+        let mut yaml = format!("---\n{}", serde_saphyr::to_string(&self.namespace).unwrap_or_default());
+        for object in &self.objects {
+            yaml.push_str("---\n");
+            yaml.push_str(&serde_saphyr::to_string(&object.value).unwrap_or_default());
+        }
+        yaml
     }
 }
 
@@ -52,57 +103,110 @@ pub fn case_hash(case: &Case) -> String {
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The workload's objects with `variant`'s patches applied (validation applies them once, so here they apply).
+pub fn patched(objects: &[Object], under_test: usize, patches: &[Patch]) -> Result<Vec<Value>, (usize, String)> {
+    let mut values: Vec<Value> = objects.iter().map(|o| o.value.clone()).collect();
+    for (i, patch) in patches.iter().enumerate() {
+        let target = match &patch.target {
+            Some(id) => objects
+                .iter()
+                .position(|o| &o.id() == id)
+                .ok_or((i, format!("the workload has no object `{id}`")))?,
+            None => under_test,
+        };
+        values[target] = patch::apply(&values[target], patch).map_err(|e| (i, e))?;
+    }
+    Ok(values)
+}
+
 /// Renders `case` for the run `run_id`, with `overrides` for its parameters.
 pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -> Manifests {
     let loaded = &case.loaded;
-    let mut daemonset = loaded.daemonset.clone();
-    // The manifest's namespace is replaced by the run's own: runs never collide, and nothing lands in a namespace
-    // the harness did not make.
+    let scenario = &loaded.scenario;
+    let variant = &scenario.variants[case.variant.as_str()];
+    let workload = &loaded.workload;
+    let mut values = patched(&workload.objects, workload.under_test, &variant.patches)
+        .expect("validated: the variant's patches apply");
     let namespace_name = namespace_for(run_id, case);
-    daemonset.metadata.namespace = Some(namespace_name.clone());
+    let parameters = case.parameters(overrides);
+    for (i, object) in workload.objects.iter().enumerate() {
+        let Some(at) = object.pods_at() else { continue };
+        let Some(mut pod) = pod_spec_of(&values[i], at) else {
+            continue;
+        };
+        let under_test = i == workload.under_test;
+        // The workload runs only on the nodes the scenario selects; its values win over the manifest's.
+        if under_test || pins_windows(&pod) {
+            pod.node_selector
+                .get_or_insert_default()
+                .extend(scenario.cluster.node_selector.clone());
+        }
+        if under_test {
+            container_under_test(&mut pod, case, variant, &parameters, run_id);
+        }
+        set_pod_spec(&mut values[i], at, &pod);
+    }
+
     let labels = BTreeMap::from([
         (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
         (RUN_LABEL.to_owned(), run_id.to_owned()),
-        (SCENARIO_LABEL.to_owned(), loaded.scenario.metadata.name.clone()),
+        (SCENARIO_LABEL.to_owned(), scenario.metadata.name.clone()),
         (VARIANT_LABEL.to_owned(), case.variant.clone()),
     ]);
-    daemonset.metadata.labels.get_or_insert_default().extend(labels.clone());
-    daemonset
-        .metadata
-        .annotations
-        .get_or_insert_default()
-        .insert(CASE_ANNOTATION.to_owned(), case.name());
-
-    let image = params::fill(&loaded.scenario.workload.image, &case.parameters(overrides));
-    let pod = daemonset
-        .spec
-        .as_mut()
-        .and_then(|s| s.template.spec.as_mut())
-        .expect("validated: the DaemonSet has a pod spec");
-    let index = match &loaded.scenario.workload.container {
-        Some(name) => pod
-            .containers
+    let placement = scope::Placement::of(&workload.objects, &namespace_name);
+    let mut namespace_labels: BTreeMap<String, String> = BTreeMap::new();
+    let mut objects = Vec::new();
+    let mut under_test = 0;
+    for (i, (object, mut value)) in workload.objects.iter().zip(values).enumerate() {
+        if object.kind == "Namespace" && object.api_version == "v1" {
+            // The manifests' namespace is the run's own: its labels (Pod Security's, say) go onto that.
+            let written: BTreeMap<String, String> =
+                serde_json::from_value(value.pointer("/metadata/labels").cloned().unwrap_or(Value::Null))
+                    .unwrap_or_default();
+            namespace_labels.extend(written);
+            continue;
+        }
+        placement.place(&mut value, &object.kind, object.scope);
+        let metadata = &mut value["metadata"];
+        let mut all: BTreeMap<String, String> = serde_json::from_value(metadata["labels"].take()).unwrap_or_default();
+        all.extend(labels.clone());
+        metadata["labels"] = serde_json::to_value(all).unwrap_or_default();
+        let mut annotations: BTreeMap<String, String> =
+            serde_json::from_value(metadata["annotations"].take()).unwrap_or_default();
+        annotations.insert(CASE_ANNOTATION.to_owned(), case.name());
+        if i == workload.under_test && variant.register_service.is_some() {
+            annotations.extend(workaround::annotations());
+        }
+        metadata["annotations"] = serde_json::to_value(annotations).unwrap_or_default();
+        if i == workload.under_test {
+            under_test = objects.len();
+        }
+        objects.push(Rendered {
+            name: value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            value,
+            api_version: object.api_version.clone(),
+            kind: object.kind.clone(),
+            scope: object.scope,
+            pods_at: object.pods_at(),
+        });
+    }
+    // Dependency order; the sort is stable, so objects of one rank keep the order they were written in.
+    let id = objects[under_test].id();
+    let order = |r: &Rendered| {
+        workload
+            .objects
             .iter()
-            .position(|c| &c.name == name)
-            .expect("validated: the container exists"),
-        None => 0,
+            .find(|o| o.kind == r.kind && o.api_version == r.api_version)
+            .map_or(u8::MAX, Object::order)
     };
-    pod.containers[index].image = Some(image);
-    // The workload runs only on the nodes the scenario selects; its values win over the DaemonSet's.
-    let node_selector = &loaded.scenario.cluster.node_selector;
-    if !node_selector.is_empty() {
-        pod.node_selector.get_or_insert_default().extend(node_selector.clone());
-    }
-    if let Some(service) = &loaded.scenario.variants[case.variant.as_str()].register_service {
-        workaround::apply(pod, index, service, run_id);
-        daemonset
-            .metadata
-            .annotations
-            .get_or_insert_default()
-            .extend(workaround::annotations());
-    }
+    objects.sort_by_key(order);
+    let under_test = objects.iter().position(|o| o.id() == id).unwrap_or_default();
 
-    let mut namespace_labels = labels;
+    namespace_labels.extend(labels);
     namespace_labels.remove(VARIANT_LABEL);
     // HostProcess pods are admitted only where Pod Security allows privileged pods.
     namespace_labels.insert("pod-security.kubernetes.io/enforce".to_owned(), "privileged".to_owned());
@@ -114,7 +218,69 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
         },
         ..Namespace::default()
     };
-    Manifests { namespace, daemonset }
+    Manifests {
+        namespace,
+        objects,
+        under_test,
+    }
+}
+
+/// The container under test as the variant runs it: its image, arguments and environment, and the service
+/// workaround.
+fn container_under_test(
+    pod: &mut PodSpec,
+    case: &Case,
+    variant: &Variant,
+    parameters: &IndexMap<String, String>,
+    run_id: &str,
+) {
+    let scenario = &case.loaded.scenario;
+    let index = match &scenario.workload.container {
+        Some(name) => pod
+            .containers
+            .iter()
+            .position(|c| &c.name == name)
+            .expect("validated: the container exists"),
+        None => 0,
+    };
+    let container = &mut pod.containers[index];
+    if let Some(image) = variant.image.as_ref().or(scenario.workload.image.as_ref()) {
+        container.image = Some(params::fill(image, parameters));
+    }
+    if let Some(args) = &variant.args {
+        container.args = Some(args.iter().map(|a| params::fill(a, parameters)).collect());
+    }
+    for (name, value) in &variant.env {
+        let env = container.env.get_or_insert_default();
+        env.retain(|e| &e.name != name);
+        env.push(EnvVar {
+            name: name.clone(),
+            value: Some(params::fill(value, parameters)),
+            value_from: None,
+        });
+    }
+    if let Some(service) = &variant.register_service {
+        workaround::apply(pod, index, service, run_id);
+    }
+}
+
+/// Whether a pod spec is pinned to Windows nodes by its node selector or `os`.
+fn pins_windows(pod: &PodSpec) -> bool {
+    pod.node_selector
+        .as_ref()
+        .and_then(|s| s.get("kubernetes.io/os"))
+        .is_some_and(|os| os == "windows")
+        || pod.os.as_ref().is_some_and(|os| os.name == "windows")
+}
+
+fn pod_spec_of(value: &Value, at: &[&str]) -> Option<PodSpec> {
+    let spec = at.iter().try_fold(value, |v, key| v.get(key))?;
+    serde_json::from_value(spec.clone()).ok()
+}
+
+fn set_pod_spec(value: &mut Value, at: &[&str], pod: &PodSpec) {
+    let slot = at.iter().fold(value, |v, key| &mut v[*key]);
+    *slot = serde_json::to_value(pod).unwrap_or_default();
 }
 
 #[cfg(test)]
@@ -140,7 +306,7 @@ mod tests {
         let loaded = from_source(&source, &path).unwrap_or_else(|e| panic!("{}", e.render()));
         for case in matrix::cases(&loaded, &[Lane::Cluster]) {
             let manifests = render(&case, "run-1", &IndexMap::new());
-            let pod = manifests.daemonset.spec.and_then(|s| s.template.spec).unwrap();
+            let pod = manifests.under_test().pod_spec().unwrap();
             assert_eq!(
                 pod.node_selector.unwrap(),
                 BTreeMap::from([

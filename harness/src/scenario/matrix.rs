@@ -72,6 +72,22 @@ pub fn variants(loaded: &Loaded, lane: Lane) -> Vec<String> {
     }
 }
 
+/// Whether a cell's `value` is what `wanted` (a value, or a version requirement such as `<1.7`) asks for.
+pub fn selects(wanted: &str, value: &str) -> bool {
+    wanted == value
+        || crate::scenario::version::Requirement::parse(wanted).is_ok_and(|requirement| requirement.matches(value))
+}
+
+/// Whether `variant` runs in `cell`: every axis its `cells` names selects the cell's value (lanes' own variants run
+/// everywhere).
+fn runs_in(loaded: &Loaded, variant: &str, cell: &IndexMap<String, String>) -> bool {
+    loaded.scenario.variants.get(variant).is_none_or(|v| {
+        v.cells
+            .iter()
+            .all(|(axis, wanted)| cell.get(axis).is_some_and(|value| selects(wanted, value)))
+    })
+}
+
 /// Every case of a scenario on the given lanes.
 pub fn cases(loaded: &Arc<Loaded>, lanes: &[Lane]) -> Vec<Case> {
     let cells = cells(&loaded.scenario.matrix);
@@ -80,7 +96,11 @@ pub fn cases(loaded: &Arc<Loaded>, lanes: &[Lane]) -> Vec<Case> {
         .flat_map(|&lane| {
             let cells = &cells;
             variants(loaded, lane).into_iter().flat_map(move |variant| {
-                cells.iter().map(move |cell| Case {
+                let cells = cells
+                    .iter()
+                    .filter(|cell| runs_in(loaded, &variant, cell))
+                    .collect::<Vec<_>>();
+                cells.into_iter().map(move |cell| Case {
                     loaded: loaded.clone(),
                     cell: cell.clone(),
                     lane,

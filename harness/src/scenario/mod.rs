@@ -7,6 +7,7 @@ pub mod load;
 pub mod manifest;
 pub mod matrix;
 pub mod model;
+pub mod objects;
 pub mod params;
 pub mod tree;
 pub mod validate;
@@ -15,15 +16,12 @@ pub mod version;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::DaemonSet;
-
 pub use error::{Error, Problem};
 pub use model::Scenario;
 
 use load::Doc;
-use model::DaemonSetSource;
 
-/// A scenario read, parsed and validated, with the DaemonSet it deploys.
+/// A scenario read, parsed and validated, with the objects it deploys.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The path as the user gave it.
@@ -32,8 +30,8 @@ pub struct Loaded {
     pub root: PathBuf,
     pub doc: Doc,
     pub scenario: Scenario,
-    /// The DaemonSet under test, before the image and labels of a case are applied.
-    pub daemonset: DaemonSet,
+    /// The workload's objects as written, before a case's namespace, names, image and labels are applied.
+    pub workload: objects::Workload,
     /// The classes it declares (its own `classes:`, then its repository's `classes/` files), compiled.
     pub classes: crate::classify::DeclaredRules,
 }
@@ -109,95 +107,27 @@ pub fn from_source(source: &std::sync::Arc<error::Source>, path: &Path) -> Resul
     class_problems.append(&mut classes::resolve(&doc, &mut scenario, &classes));
     let mut problems = validate::scenario(&doc, &scenario, &root);
     problems.append(&mut class_problems);
-    let daemonset = match daemonset(&doc, &scenario, &root) {
-        Ok(daemonset) => Some(daemonset),
+    let workload = match objects::read(&doc, &scenario, &root) {
+        Ok(workload) => {
+            problems.append(&mut validate::patches(&doc, &scenario, &workload));
+            Some(workload)
+        }
         Err(mut found) => {
             problems.append(&mut found);
             None
         }
     };
-    match daemonset {
-        Some(daemonset) if problems.is_empty() => Ok(Arc::new(Loaded {
+    match workload {
+        Some(workload) if problems.is_empty() => Ok(Arc::new(Loaded {
             path: path.to_owned(),
             root,
             doc,
             scenario,
-            daemonset,
+            workload,
             classes,
         })),
         _ => Err(Error::Invalid { file: name, problems }),
     }
-}
-
-/// The DaemonSet of a scenario, read from its fixture file or inline, and checked.
-fn daemonset(doc: &Doc, scenario: &Scenario, root: &Path) -> Result<DaemonSet, Vec<Problem>> {
-    let at: &[&str] = &["workload", "daemonset"];
-    let (manifest_doc, value, manifest_at): (Doc, serde_json::Value, &[&str]) = match &scenario.workload.daemonset {
-        DaemonSetSource::Inline(value) => (doc.clone(), value.clone(), at),
-        DaemonSetSource::File(file) => {
-            let mut checks = validate::Checks {
-                doc,
-                problems: Vec::new(),
-            };
-            let Some(real) = validate::fixture_path(&mut checks, at, root, file) else {
-                return Err(checks.problems);
-            };
-            let (manifest_doc, value) = fixture(&real, file).map_err(|e| match e {
-                Error::Invalid { problems, .. } => problems,
-                other => vec![read_problem(doc, at, other)],
-            })?;
-            (manifest_doc, value, &[])
-        }
-    };
-    let kind = |field: &str| value.get(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    if kind("kind") != "DaemonSet" || kind("apiVersion") != "apps/v1" {
-        return Err(vec![
-            manifest_doc
-                .problem(
-                    &[manifest_at, &["kind"]].concat(),
-                    format!(
-                        "the workload must be an apps/v1 DaemonSet, not {} {}",
-                        kind("apiVersion"),
-                        kind("kind")
-                    ),
-                )
-                .help("give `apiVersion: apps/v1` and `kind: DaemonSet`"),
-        ]);
-    }
-    let daemonset: DaemonSet = manifest::typed(&manifest_doc, manifest_at, &value)?;
-    let problems = validate::daemonset(&manifest_doc, manifest_at, &daemonset, scenario, doc);
-    if problems.is_empty() {
-        Ok(daemonset)
-    } else {
-        Err(problems)
-    }
-}
-
-/// A fixture manifest, read and parsed once per process however many scenarios share it (keyed by its path, size
-/// and modification time, so an edited file is read again).
-fn fixture(real: &Path, name: &str) -> Result<(Doc, serde_json::Value), Error> {
-    type Key = (PathBuf, String, u64, Option<std::time::SystemTime>);
-    type Parsed = std::collections::HashMap<Key, (Arc<error::Source>, serde_json::Value)>;
-    static PARSED: std::sync::LazyLock<std::sync::Mutex<Parsed>> = std::sync::LazyLock::new(Default::default);
-    let meta = std::fs::metadata(real).map_err(|source| Error::Read {
-        path: real.to_owned(),
-        source,
-    })?;
-    let key: Key = (real.to_owned(), name.to_owned(), meta.len(), meta.modified().ok());
-    if let Some((source, value)) = PARSED.lock().ok().and_then(|parsed| parsed.get(&key).cloned()) {
-        return Ok((Doc::new(source), value));
-    }
-    let source = load::read(real, name)?;
-    let (doc, value) = load::parse::<serde_json::Value>(&source)?;
-    if let Ok(mut parsed) = PARSED.lock() {
-        parsed.insert(key, (source, value.clone()));
-    }
-    Ok((doc, value))
-}
-
-fn read_problem(doc: &Doc, at: &[&str], error: Error) -> Problem {
-    doc.problem(at, error.to_string())
-        .help("give a readable YAML file under fixtures/")
 }
 
 /// The JSON Schema of the scenario format, generated from the model (checked in as `docs/scenario.schema.json`).
@@ -244,7 +174,7 @@ mod tests {
         let (path, text) = seed();
         let loaded = check(&path, text).unwrap();
         assert_eq!(loaded.scenario.metadata.name, "buildkit-6590");
-        assert_eq!(loaded.daemonset.metadata.name.as_deref(), Some("buildkitd-windows"));
+        assert_eq!(loaded.workload.under_test().id(), "DaemonSet/buildkitd-windows");
     }
 
     proptest! {

@@ -163,15 +163,28 @@ impl Distribution {
     }
 }
 
-/// The DaemonSet under test.
+/// The workload under test: the objects the bug report deploys, and which of them the probes run in.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Workload {
-    /// The DaemonSet manifest: a path under `fixtures/` (relative to the repository root), or the manifest inline.
-    pub daemonset: DaemonSetSource,
-    /// The image of the container under test; `${name}` placeholders come from parameters and the matrix.
-    pub image: String,
-    /// Which container of the DaemonSet runs buildkitd (default: the first).
+    /// Every object the workload needs, in any order: paths under `fixtures/` (relative to the repository root; a file
+    /// may hold several documents, or a `List`) or objects written inline. They are applied in dependency order,
+    /// every namespaced one in the run's own namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<ManifestSource>,
+    /// The short form for a workload of one DaemonSet: a path under `fixtures/` or the manifest inline (use
+    /// `manifests` for anything else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemonset: Option<ManifestSource>,
+    /// `Kind/name` of the object whose pod the probes run in (a DaemonSet, Deployment, StatefulSet, Job or Pod);
+    /// needed only when several objects run pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub under_test: Option<String>,
+    /// The image of the container under test; `${name}` placeholders come from parameters and the matrix. Without
+    /// it the manifest's image stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Which container of the object under test is under test (default: the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// Where buildkitd listens on the node: needed only where `builds` are declared (they are sent there).
@@ -188,10 +201,10 @@ pub struct Workload {
 /// A manifest given by path or inline.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum DaemonSetSource {
-    /// A YAML file, relative to the repository root; it must stay inside `fixtures/`.
+pub enum ManifestSource {
+    /// A YAML file of one or more documents, relative to the repository root; it must stay inside `fixtures/`.
     File(String),
-    /// The manifest itself.
+    /// The object itself.
     Inline(serde_json::Value),
 }
 
@@ -202,15 +215,60 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// One way of deploying the workload.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+/// One way of deploying the workload: the reproduction as the bug report deploys it, or a change to it (a
+/// workaround, a fix, a version pin).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Variant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The image of the container under test in this variant (`${name}` placeholders allowed); wins over
+    /// `workload.image`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The container under test's arguments in this variant: they replace the manifest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    /// Environment variables of the container under test in this variant: added, or replacing one of the same name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    /// Changes to the workload's objects, applied in order before anything else the harness does to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<Patch>,
+    /// The matrix cells this variant runs in: axis -> value or version requirement (`containerd: "<1.7"`); in the
+    /// other cells it has no case (a version pin: the workaround that is an older release).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub cells: IndexMap<String, String>,
     /// Run buildkitd as a Windows service registered from a host folder, outside the HostProcess silo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub register_service: Option<RegisterService>,
+}
+
+impl Variant {
+    /// This variant's deployment, without what only describes or places it.
+    pub fn deployment(&self) -> Variant {
+        Variant {
+            description: None,
+            cells: IndexMap::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// A change to one object of the workload: a JSON patch or a merge patch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Patch {
+    /// `Kind/name` of the object, as written in the manifests (default: the object under test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// JSON patch operations (RFC 6902), e.g. `[{op: replace, path: /spec/template/spec/hostNetwork, value: true}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<serde_json::Value>,
+    /// A merge patch: mappings merge, `null` removes a key, a list of mappings that all have a `name` merges item by
+    /// item by name (containers, env, volumes, volumeMounts), any other value replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<serde_json::Value>,
 }
 
 /// The service workaround: copy buildkitd.exe to a host folder, register it from there, start it; stop and unregister on the way out.

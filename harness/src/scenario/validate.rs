@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 use regex::Regex;
 
 use crate::classify::Stage;
@@ -12,6 +11,7 @@ use crate::scenario::error::Problem;
 use crate::scenario::expect::{Bound, Expectation, Expectations, Expected, Rate};
 use crate::scenario::load::{Doc, limits};
 use crate::scenario::model::{API_VERSION, Probe, Scenario};
+use crate::scenario::objects::Object;
 use crate::scenario::params;
 use crate::scenario::version::Requirement;
 use crate::words::{Lane, Step};
@@ -78,13 +78,36 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
         // experiment twice (a "workaround" that is the reproduction), whatever its description says.
         if let Some((same, _)) = scenario.variants[..index]
             .iter()
-            .find(|(_, earlier)| earlier.register_service == variant.register_service)
+            .find(|(_, earlier)| earlier.deployment() == variant.deployment() && earlier.cells == variant.cells)
         {
             c.at(
                 &["variants", &format!("@{variant_name}")],
                 format!("variant `{variant_name}` deploys the workload exactly as `{same}` does"),
-                "a variant must change something (e.g. `registerService`); remove it, or give it its change",
+                "a variant must change something (`image`, `args`, `env`, `patches`, `registerService`) or run in other `cells`; remove it, or give it its change",
             );
+        }
+        if let Some(value) = &variant.image {
+            image(c, scenario, &["variants", variant_name, "image"], value);
+        }
+        for env in variant.env.keys() {
+            static ENV: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_.-]*$").unwrap());
+            if !ENV.is_match(env) {
+                c.at(
+                    &["variants", variant_name, "env", &format!("@{env}")],
+                    format!("`{env}` is not an environment variable name"),
+                    "use letters, digits and underscores, not starting with a digit",
+                );
+            }
+        }
+        variant_cells(c, scenario, variant_name, &variant.cells);
+        for (i, patch) in variant.patches.iter().enumerate() {
+            if patch.json.is_some() == patch.merge.is_some() {
+                c.at(
+                    &["variants", variant_name, "patches", &i.to_string()],
+                    "a patch is either `json` or `merge`",
+                    "give `json: [{op: replace, path: /spec/..., value: ...}]` or `merge: {spec: ...}`, one per patch",
+                );
+            }
         }
         if let Some(service) = &variant.register_service {
             let at = |field: &str| ["variants", variant_name.as_str(), "registerService", field].map(str::to_owned);
@@ -498,32 +521,78 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
             "split the scenario, or drop values from its axes",
         );
     }
-    if scenario.workload.image.trim().is_empty()
-        || scenario
-            .workload
-            .image
-            .chars()
-            .any(|ch| ch.is_whitespace() || ch.is_control())
-    {
+    if let Some(value) = &scenario.workload.image {
+        image(c, scenario, &["workload", "image"], value);
+    }
+}
+
+/// An image reference (`at`): no whitespace, placeholders the scenario declares.
+fn image(c: &mut Checks, scenario: &Scenario, at: &[&str], value: &str) {
+    if value.trim().is_empty() || value.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
         c.at(
-            &["workload", "image"],
+            at,
             "the image is empty or holds whitespace or a control character",
             "give an image reference such as `${registry}/buildkitd:v0.28.0`",
         );
     }
     let known = |name: &str| scenario.parameters.contains_key(name) || scenario.matrix.contains_key(name);
-    match params::placeholders(&scenario.workload.image) {
+    match params::placeholders(value) {
         Ok(names) => {
             for missing in names.into_iter().filter(|n| !known(n)) {
                 c.at(
-                    &["workload", "image"],
+                    at,
                     format!("`${{{missing}}}` is neither a parameter nor a matrix axis"),
                     format!("declare `{missing}` under `parameters:` or `matrix:`"),
                 );
             }
         }
-        Err(message) => c.at(&["workload", "image"], message, "write placeholders as `${name}`"),
+        Err(message) => c.at(at, message, "write placeholders as `${name}`"),
     }
+}
+
+/// A variant's `cells`: axes of the matrix, each a value of it or a version requirement some value meets.
+fn variant_cells(c: &mut Checks, scenario: &Scenario, variant: &str, cells: &indexmap::IndexMap<String, String>) {
+    for (axis, wanted) in cells {
+        let at = ["variants", variant, "cells", axis.as_str()];
+        let Some(values) = scenario.matrix.get(axis) else {
+            c.at(
+                &["variants", variant, "cells", &format!("@{axis}")],
+                format!("`{axis}` is not a matrix axis"),
+                format!("axes: {}", names(scenario.matrix.keys())),
+            );
+            continue;
+        };
+        if !values
+            .iter()
+            .any(|value| crate::scenario::matrix::selects(wanted, value))
+        {
+            c.at(
+                &at,
+                format!("no value of axis `{axis}` is `{wanted}`, so this variant would never run"),
+                format!("give one of {} or a requirement such as `<1.7`", values.join(", ")),
+            );
+        }
+    }
+}
+
+/// The variants' patches, applied once to the workload as written: a patch that does not apply is located here.
+pub fn patches(doc: &Doc, scenario: &Scenario, workload: &crate::scenario::objects::Workload) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (name, variant) in &scenario.variants {
+        if let Err((i, message)) = crate::render::patched(&workload.objects, workload.under_test, &variant.patches) {
+            problems.push(
+                doc.problem(
+                    &["variants", name, "patches", &i.to_string()],
+                    format!("this patch does not apply: {message}"),
+                )
+                .help(format!(
+                    "patch an object of the workload (`target: Kind/name`, default {}) at a path it has",
+                    workload.under_test().id()
+                )),
+            );
+        }
+    }
+    problems
 }
 
 fn overrides(c: &mut Checks, scenario: &Scenario) {
@@ -714,37 +783,15 @@ fn never_at_rollout(c: &mut Checks, at: &[&str], expectation: &Expectation) {
     }
 }
 
-/// Records a problem at a path inside the DaemonSet manifest.
-type Here<'a> = dyn Fn(&mut Checks, &[&str], String, &str) + 'a;
+/// Whether `name` is a valid name for most kinds: a DNS subdomain (RBAC names may also hold `:`).
+pub fn object_name(name: &str) -> bool {
+    static OBJECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9.:-]{0,251}[a-z0-9])?$").unwrap());
+    OBJECT.is_match(name)
+}
 
-/// The DaemonSet's name (given, valid) and namespace (optional: replaced by the run's own; valid when given).
-fn metadata(c: &mut Checks, here: &Here, daemonset: &DaemonSet) {
-    match daemonset.metadata.name.as_deref() {
-        Some(value) if NAME.is_match(value) => {}
-        Some(value) => here(
-            c,
-            &["metadata", "name"],
-            format!("`{value}` is not a valid DaemonSet name"),
-            "use lower-case letters, digits and dashes (at most 63)",
-        ),
-        None => here(
-            c,
-            &["metadata"],
-            "the DaemonSet has no metadata.name".to_owned(),
-            "give it a name, e.g. `buildkitd-windows`",
-        ),
-    }
-    // The namespace is replaced by the run's own when the case is rendered; one given must still be a name.
-    if let Some(value) = daemonset.metadata.namespace.as_deref()
-        && !NAME.is_match(value)
-    {
-        here(
-            c,
-            &["metadata", "namespace"],
-            format!("`{value}` is not a valid namespace name"),
-            "use lower-case letters, digits and dashes (at most 63); the harness deploys into a namespace of the run's own",
-        );
-    }
+/// Whether `name` is a valid DNS label (a namespace's, a scenario's, a variant's name).
+pub fn is_name(name: &str) -> bool {
+    NAME.is_match(name)
 }
 
 /// Whether the pod's required node affinity admits only Windows nodes: every term (terms are alternatives) requires
@@ -780,64 +827,55 @@ fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
-/// Checks the DaemonSet under test. `doc` is where it was written and `at` the path of the manifest in it.
-/// Problems about the scenario's own fields (such as `workload.container`) point into `scenario_doc`.
-pub fn daemonset(
-    doc: &Doc,
-    at: &[&str],
-    daemonset: &DaemonSet,
-    scenario: &Scenario,
+/// Checks an object that runs pods (`pods_at` is where its pod spec is, `pod` that spec): its selector selects its
+/// own pods, HostProcess rules; and for the object under test (`under_test` holds its scenario), the container
+/// under test and buildkitd's endpoint. Problems about the scenario's own fields point into `scenario_doc`.
+pub fn pod_object(
+    object: &Object,
+    pods_at: &[&str],
+    pod: &PodSpec,
+    under_test: Option<&Scenario>,
     scenario_doc: &Doc,
 ) -> Vec<Problem> {
-    let mut checks = Checks {
-        doc,
-        problems: Vec::new(),
+    let mut problems = Vec::new();
+    let here = |problems: &mut Vec<Problem>, rest: &[&str], message: String, help: &str| {
+        problems.push(object.problem(rest, message).help(help.to_owned()));
     };
-    let c = &mut checks;
-    let path = |rest: &[&str]| -> Vec<String> { at.iter().chain(rest).map(|s| (*s).to_owned()).collect() };
-    let here = |c: &mut Checks, rest: &[&str], message: String, help: &str| {
-        let p = path(rest);
-        c.at(&p.iter().map(String::as_str).collect::<Vec<_>>(), message, help);
-    };
-    metadata(c, &here, daemonset);
-    let Some(spec) = &daemonset.spec else {
-        here(
-            c,
-            &[],
-            "the DaemonSet has no spec".to_owned(),
-            "give spec.selector and spec.template",
-        );
-        return checks.problems;
-    };
-    let Some(pod) = &spec.template.spec else {
-        here(
-            c,
-            &["spec", "template"],
-            "the DaemonSet's pod template has no spec".to_owned(),
-            "give spec.template.spec with its containers",
-        );
-        return checks.problems;
-    };
-    let labels = spec
-        .template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
-    for (key, value) in spec.selector.match_labels.iter().flatten() {
-        if labels.get(key) != Some(value) {
-            here(
-                c,
-                &["spec", "selector", "matchLabels", key],
-                format!("selector `{key}: {value}` does not match the pod template's labels"),
-                "Kubernetes rejects a DaemonSet whose selector does not select its own pods: add the label to spec.template.metadata.labels",
-            );
+    fn joined<'a>(first: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
+        first.iter().chain(rest).copied().collect()
+    }
+    let at_pod = |rest: &[&'static str]| joined(pods_at, rest);
+    let what = format!("the {}", object.kind);
+    if pods_at.len() > 1 {
+        let labels = object
+            .value
+            .pointer("/spec/template/metadata/labels")
+            .and_then(|l| l.as_object());
+        let selected = object
+            .value
+            .pointer("/spec/selector/matchLabels")
+            .and_then(|l| l.as_object());
+        for (key, value) in selected.into_iter().flatten() {
+            if labels.and_then(|l| l.get(key)) != Some(value) {
+                here(
+                    &mut problems,
+                    &["spec", "selector", "matchLabels", key],
+                    format!(
+                        "selector `{key}: {}` does not match the pod template's labels",
+                        value.as_str().unwrap_or_default()
+                    ),
+                    &format!(
+                        "Kubernetes rejects a {} whose selector does not select its own pods: add the label to spec.template.metadata.labels",
+                        object.kind
+                    ),
+                );
+            }
         }
     }
     if pod.containers.is_empty() {
         here(
-            c,
-            &["spec", "template", "spec", "containers"],
+            &mut problems,
+            &at_pod(&["containers"]),
             "the pod template has no containers".to_owned(),
             "add the container under test",
         );
@@ -869,8 +907,8 @@ pub fn daemonset(
     if any_host_process {
         if pod.host_network != Some(true) {
             here(
-                c,
-                &["spec", "template", "spec", "hostNetwork"],
+                &mut problems,
+                &at_pod(&["hostNetwork"]),
                 "a HostProcess pod must set `hostNetwork: true`".to_owned(),
                 "Kubernetes rejects HostProcess pods without host networking: add `hostNetwork: true` to the pod spec",
             );
@@ -878,8 +916,8 @@ pub fn daemonset(
         for (list, index, container) in &all {
             if container_host_process(container) != Some(true) {
                 here(
-                    c,
-                    &["spec", "template", "spec", list, &index.to_string(), "name"],
+                    &mut problems,
+                    &joined(pods_at, &[list, &index.to_string(), "name"]),
                     format!("container `{}` is not HostProcess, but the pod is", container.name),
                     "every container of a HostProcess pod must be HostProcess: set windowsOptions.hostProcess on the pod, not per container",
                 );
@@ -895,19 +933,22 @@ pub fn daemonset(
             || affinity_pins_windows(pod);
         if !windows {
             here(
-                c,
-                &["spec", "template", "spec", "nodeSelector"],
+                &mut problems,
+                &at_pod(&["nodeSelector"]),
                 "a HostProcess pod must be pinned to Windows nodes".to_owned(),
                 "add `nodeSelector: {kubernetes.io/os: windows}` (or spec.os.name: windows, or a required node affinity with `kubernetes.io/os In [windows]`)",
             );
         }
     }
+    let Some(scenario) = under_test else {
+        return problems;
+    };
     if pod.containers.len() > 1 && scenario.workload.container.is_none() {
-        c.problems.push(
+        problems.push(
             scenario_doc
                 .problem(
                     &["workload"],
-                    "the DaemonSet has several containers and none is named as the one under test",
+                    format!("{what} has several containers and none is named as the one under test"),
                 )
                 .help("name it with `workload.container`"),
         );
@@ -921,19 +962,23 @@ pub fn daemonset(
         None => pod.containers.first().map(|c| (0, c)),
     };
     match container {
-        None if !pod.containers.is_empty() => c.problems.push(
+        None if !pod.containers.is_empty() => problems.push(
             scenario_doc
                 .problem(
                     &["workload", "container"],
                     format!(
-                        "the DaemonSet has no container named `{}`",
+                        "{what} has no container named `{}`",
                         scenario.workload.container.as_deref().unwrap_or_default()
                     ),
                 )
-                .help("name a container of the DaemonSet, or leave `container` out to use the first"),
+                .help(format!(
+                    "name a container of {what}, or leave `container` out to use the first"
+                )),
         ),
         None => {}
         Some((index, container)) => {
+            let index_text = index.to_string();
+            let args_at = joined(pods_at, &["containers", &index_text, "args"]);
             let args = container.args.iter().flatten();
             let addrs: Vec<&String> = args
                 .clone()
@@ -943,8 +988,8 @@ pub fn daemonset(
                 .collect();
             if addrs.len() > 1 || container.args.iter().flatten().any(|a| a.starts_with("--addr=")) {
                 here(
-                    c,
-                    &["spec", "template", "spec", "containers", &index.to_string(), "args"],
+                    &mut problems,
+                    &args_at,
                     "buildkitd is given more than one `--addr` (or `--addr=`): the harness knows one endpoint"
                         .to_owned(),
                     "give exactly one `--addr`, `tcp://0.0.0.0:<workload.endpoint.port>`, as two arguments",
@@ -958,8 +1003,8 @@ pub fn daemonset(
                 && port != endpoint.port
             {
                 here(
-                    c,
-                    &["spec", "template", "spec", "containers", &index.to_string(), "args"],
+                    &mut problems,
+                    &args_at,
                     format!(
                         "buildkitd listens on port {port}, but workload.endpoint.port is {}",
                         endpoint.port
@@ -969,5 +1014,5 @@ pub fn daemonset(
             }
         }
     }
-    checks.problems
+    problems
 }

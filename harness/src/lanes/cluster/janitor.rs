@@ -86,7 +86,7 @@ pub async fn nodes(
         let pods = Api::<Pod>::namespaced(client.clone(), &claim.namespace);
         let mut cleaned = Ok(());
         for node in listed.items.iter().filter_map(|n| n.metadata.name.clone()) {
-            match clean(&pods, &manifests.daemonset, &node, run_id, target.request_timeout).await {
+            match clean(&pods, manifests.under_test(), &node, run_id, target.request_timeout).await {
                 Ok(lines) => report.extend(lines.into_iter().map(|line| format!("{node}: {line}"))),
                 Err(e) => {
                     cleaned = Err(format!("node {node}: {e}"));
@@ -100,19 +100,18 @@ pub async fn nodes(
     Ok(report)
 }
 
-/// Runs the cleaning script on `node` through a HostProcess pod shaped like `daemonset`'s, then deletes the pod.
+/// Runs the cleaning script on `node` through a HostProcess pod shaped like the pods of `object` (the scenario's
+/// object under test), then deletes the pod.
 async fn clean(
     pods: &Api<Pod>,
-    daemonset: &k8s_openapi::api::apps::v1::DaemonSet,
+    object: &crate::render::Rendered,
     node: &str,
     run_id: Option<&str>,
     timeout: Duration,
 ) -> Result<Vec<String>, String> {
-    let mut spec: PodSpec = daemonset
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.clone())
-        .ok_or("the scenario's DaemonSet has no pod spec")?;
+    let mut spec: PodSpec = object
+        .pod_spec()
+        .ok_or("the scenario's object under test has no pod spec")?;
     let image = spec.containers.first().and_then(|c| c.image.clone());
     spec.containers = vec![Container {
         name: "janitor".to_owned(),
@@ -129,7 +128,7 @@ async fn clean(
     let pod = Pod {
         metadata: ObjectMeta {
             name: Some(name.clone()),
-            labels: daemonset.metadata.labels.clone(),
+            labels: serde_json::from_value(object.value["metadata"]["labels"].clone()).ok(),
             ..ObjectMeta::default()
         },
         spec: Some(spec),

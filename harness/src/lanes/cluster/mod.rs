@@ -1,11 +1,12 @@
 //! The cluster lane: deploys a case's manifests to a kube context the user allowed, waits for the rollout, runs the
 //! probes inside the workload's pod, and tears down what it made. Results from KWOK-managed nodes are simulated.
 //!
-//! One file per step (`preflight`, `rollout` with `pull`, `probing`, `service`, `build`, `teardown`), the helpers
-//! beside them (`connect`: contexts and bounded calls; `ownership`: what this run made; `nodes`: which cases may share
+//! One file per step (`preflight`, `apply`, `rollout` with `pull`, `probing`, `service`, `build`, `teardown`), the
+//! helpers beside them (`connect`: contexts and bounded calls; `ownership`: what this run made; `nodes`: which cases may share
 //! a node; `exec`: commands in the workload; `deliver`: the probe onto the node; `snapshot`: the newest containerd
 //! snapshot; `bundle`: the evidence of a failure), and `janitor`: what earlier runs left.
 
+mod apply;
 mod build;
 mod bundle;
 mod connect;
@@ -138,7 +139,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let mut workload = Workload {
         pods: Api::<Pod>::namespaced(connected.client.clone(), &namespace),
         pod: None,
-        container: rollout::container_under_test(case, &manifests.daemonset),
+        container: rollout::container_under_test(case, &manifests),
         timeout: connected.timeout,
     };
     let (pull_timeout, rollout_timeout) = timeouts(case);
@@ -150,17 +151,16 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     };
     let mut observations = Vec::new();
     let mut running = None;
-    let mut daemonset = None;
-    let seen = match rollout::create(&rolling, &namespace).await {
-        Err(seen) => seen,
-        Ok(created) => {
-            daemonset = Some(created);
+    let mut made = apply::Made::default();
+    match apply::apply(connected, &manifests, &namespace, &context.ledger, &mut made).await {
+        Err(seen) => observations.push(Observation::of("rollout", seen).detail(detail.clone()).timed(started)),
+        Ok(()) => {
             let pulled = rollout::pull(&rolling, pull_timeout).await;
             let ok = matches!(pulled, Seen::Ok);
             observations.push(Observation::of("pull", pulled).detail(detail.clone()).timed(started));
             let started = Instant::now();
             let seen = if ok {
-                match rollout::ready(&rolling, &namespace, rollout_timeout).await {
+                match rollout::ready(&rolling, &made, rollout_timeout).await {
                     Ok(pod) => {
                         running = Some(pod);
                         Seen::Ok
@@ -173,11 +173,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
                 }
             };
             observations.push(Observation::of("rollout", seen).detail(detail.clone()).timed(started));
-            Seen::Ok
         }
-    };
-    if !matches!(seen, Seen::Ok) {
-        observations.push(Observation::of("rollout", seen).detail(detail.clone()).timed(started));
     }
     if let Some(pod) = &running {
         context.touched_nodes.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -254,7 +250,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let started = Instant::now();
     let made = teardown::Made {
         claim,
-        daemonset,
+        made,
         delivered: matches!(delivered, Some(Ok(_))),
         held: Some(held),
     };
@@ -309,15 +305,21 @@ fn with_files(observation: &mut Observation, files: &[String]) {
     observation.detail["files"] = json!(files);
 }
 
-/// Releases every claim of this run still standing (after an interruption): only namespaces this run created, by uid.
+/// Releases every claim of this run still standing (after an interruption): only namespaces and cluster-wide objects
+/// this run created, by uid.
 pub async fn release_standing(target: &Target, ledger: &Ledger) -> Result<Vec<String>, String> {
     let client = connect::client(target).await.map_err(|e| e.to_string())?;
-    let namespaces = Api::<Namespace>::all(client);
+    let namespaces = Api::<Namespace>::all(client.clone());
     ledger.settle(target.request_timeout).await;
     let mut released = Vec::new();
     for claim in ledger.standing() {
         ownership::release(&namespaces, &claim, ledger, target.request_timeout, DELETE_TIMEOUT).await?;
         released.push(claim.namespace);
+    }
+    for claim in ledger.standing_objects() {
+        let api = Api::<kube::api::DynamicObject>::all_with(client.clone(), &claim.resource);
+        ownership::release_object(&api, &claim, ledger, target.request_timeout, DELETE_TIMEOUT).await?;
+        released.push(format!("{}/{}", claim.resource.kind, claim.name));
     }
     Ok(released)
 }

@@ -1,11 +1,12 @@
-//! What this run made on a cluster, and nothing else: a namespace is claimed only when it did not exist, created with
-//! the run's id, remembered by its uid, and deleted only with that uid as a precondition. Any doubt changes nothing.
+//! What this run made on a cluster, and nothing else: a namespace, or a cluster-wide object of the workload, is
+//! claimed only when it did not exist, created with the run's id, remembered by its uid, and deleted only with that
+//! uid as a precondition. Any doubt changes nothing.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, PostParams, Preconditions, PropagationPolicy};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, PostParams, Preconditions, PropagationPolicy};
 use kube::runtime::wait::{await_condition, conditions};
 
 use crate::lanes::cluster::connect::bounded;
@@ -18,35 +19,58 @@ pub struct Claim {
     pub uid: String,
 }
 
+/// A cluster-wide object this run created: its resource, name and uid.
+#[derive(Debug, Clone)]
+pub struct ObjectClaim {
+    pub resource: ApiResource,
+    pub name: String,
+    pub uid: String,
+}
+
+impl PartialEq for ObjectClaim {
+    fn eq(&self, other: &ObjectClaim) -> bool {
+        self.uid == other.uid
+    }
+}
+
 /// Every claim of this run still standing, shared with the interruption handler so it can release them; with the
 /// number of creations still in flight (a creation completes and is recorded even when its case is dropped).
 #[derive(Debug, Clone, Default)]
-pub struct Ledger(Arc<Mutex<Vec<Claim>>>, Arc<std::sync::atomic::AtomicUsize>);
+pub struct Ledger {
+    namespaces: Arc<Mutex<Vec<Claim>>>,
+    objects: Arc<Mutex<Vec<ObjectClaim>>>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
 
 impl Ledger {
     /// Waits (at most `limit`) until no creation is in flight, so every claim is recorded.
     pub async fn settle(&self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
-        while self.1.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        while self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     fn add(&self, claim: &Claim) {
-        if let Ok(mut claims) = self.0.lock() {
+        if let Ok(mut claims) = self.namespaces.lock() {
             claims.push(claim.clone());
         }
     }
 
     fn remove(&self, claim: &Claim) {
-        if let Ok(mut claims) = self.0.lock() {
+        if let Ok(mut claims) = self.namespaces.lock() {
             claims.retain(|c| c != claim);
         }
     }
 
-    /// The claims still standing.
+    /// The namespace claims still standing.
     pub fn standing(&self) -> Vec<Claim> {
-        self.0.lock().map(|claims| claims.clone()).unwrap_or_default()
+        self.namespaces.lock().map(|claims| claims.clone()).unwrap_or_default()
+    }
+
+    /// The cluster-wide objects still standing.
+    pub fn standing_objects(&self) -> Vec<ObjectClaim> {
+        self.objects.lock().map(|claims| claims.clone()).unwrap_or_default()
     }
 }
 
@@ -85,7 +109,7 @@ pub async fn claim(
         return Err(format!("namespace `{name}` already exists ({whose})"));
     }
     // The creation runs as its own task: if the case is dropped (an interruption), it still completes and is recorded.
-    ledger.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    ledger.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let creation = {
         let (namespaces, manifest, ledger) = (namespaces.clone(), manifest.clone(), ledger.clone());
         tokio::spawn(async move {
@@ -115,7 +139,7 @@ pub async fn claim(
             if let Ok(claim) = &claim {
                 ledger.add(claim);
             }
-            ledger.1.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            ledger.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             claim
         })
     };
@@ -178,5 +202,106 @@ pub async fn release(
         }
         Ok(Err(stopped)) => Err(format!("namespace `{name}` may still exist: {stopped}")),
         Err(_) => Err(format!("namespace `{name}` still exists after {}s", wait.as_secs())),
+    }
+}
+
+/// Creates the cluster-wide `object` of this run, only where none of its name exists (the API refuses a second):
+/// its claim, or why not (nothing changed then).
+pub async fn claim_object(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+    resource: &ApiResource,
+    ledger: &Ledger,
+    timeout: Duration,
+) -> Result<ObjectClaim, String> {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let what = format!("{} `{name}`", resource.kind);
+    ledger.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let creation = {
+        let (api, object, ledger, resource, what) = (
+            api.clone(),
+            object.clone(),
+            ledger.clone(),
+            resource.clone(),
+            what.clone(),
+        );
+        tokio::spawn(async move {
+            let params = PostParams {
+                field_manager: Some("harness".to_owned()),
+                ..PostParams::default()
+            };
+            let created = tokio::time::timeout(timeout, api.create(&params, &object)).await;
+            let claim = match created {
+                Ok(Ok(created)) => match created.metadata.uid {
+                    Some(uid) => Ok(ObjectClaim {
+                        resource,
+                        name: created.metadata.name.unwrap_or_default(),
+                        uid,
+                    }),
+                    None => Err(format!("the API server's answer for {what} has no uid")),
+                },
+                Ok(Err(kube::Error::Api(status))) if status.code == 409 => Err(format!(
+                    "{what} already exists on this cluster and was not made by this run; it was left as it is"
+                )),
+                Ok(Err(e)) => Err(crate::redact::secrets(&format!("cannot create {what}: {e}")).into_owned()),
+                Err(_) => Err(format!("cannot create {what}: no answer within {}s", timeout.as_secs())),
+            };
+            if let (Ok(claim), Ok(mut claims)) = (&claim, ledger.objects.lock()) {
+                claims.push(claim.clone());
+            }
+            ledger.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            claim
+        })
+    };
+    creation.await.map_err(|e| format!("creating {what} failed: {e}"))?
+}
+
+/// Deletes the cluster-wide object of `claim` if it is still the one this run created (same uid), and waits (at
+/// most `wait`) until it is gone.
+pub async fn release_object(
+    api: &Api<DynamicObject>,
+    claim: &ObjectClaim,
+    ledger: &Ledger,
+    timeout: Duration,
+    wait: Duration,
+) -> Result<(), String> {
+    let what = format!("{} `{}`", claim.resource.kind, claim.name);
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some(claim.uid.clone()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    let forget = || {
+        if let Ok(mut claims) = ledger.objects.lock() {
+            claims.retain(|c| c != claim);
+        }
+    };
+    match tokio::time::timeout(timeout, api.delete(&claim.name, &params)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(kube::Error::Api(status))) if status.code == 404 => {
+            forget();
+            return Ok(());
+        }
+        Ok(Err(kube::Error::Api(status))) if status.code == 409 => {
+            forget();
+            return Err(format!(
+                "{what} is no longer the one this run created (uid changed); it was not deleted"
+            ));
+        }
+        Ok(Err(e)) => return Err(crate::redact::secrets(&format!("cannot delete {what}: {e}")).into_owned()),
+        Err(_) => return Err(format!("cannot delete {what}: no answer within {}s", timeout.as_secs())),
+    }
+    let gone = await_condition(api.clone(), &claim.name, conditions::is_deleted(&claim.uid));
+    let gone = crate::lanes::cluster::connect::while_answering(api.clone().into_client(), timeout, gone);
+    match tokio::time::timeout(wait, gone).await {
+        Ok(Ok(Ok(_))) => {
+            forget();
+            Ok(())
+        }
+        Ok(Ok(Err(e))) => Err(crate::redact::secrets(&format!("watching {what} go failed: {e}")).into_owned()),
+        Ok(Err(stopped)) => Err(format!("{what} may still exist: {stopped}")),
+        Err(_) => Err(format!("{what} still exists after {}s", wait.as_secs())),
     }
 }

@@ -1,23 +1,22 @@
-//! Rollout: the DaemonSet created in this run's namespace, its image pulled (a step of its own: Windows images are
-//! gigabytes), then awaited until ready; the pod that runs it, or what was seen instead. Both waits watch the API
-//! (no polling) and stop early when the kubelet gives up: an image it backs off pulling, a container it backs off
-//! restarting. A failure's text carries the waiting reason, the last termination and the previous log's tail, so
-//! the judge classifies the mechanism, not only the symptom.
+//! Rollout: the workload's image pulled (a step of its own: Windows images are gigabytes), then every object of it
+//! that runs pods awaited until ready, each by its kind's rule; the pod under test, or what was seen instead. Both
+//! waits watch the API (no polling) and stop early when the kubelet gives up on any pod of the run's namespace: an
+//! image it backs off pulling, a container it backs off restarting. A failure's text carries the waiting reason, the
+//! last termination and the previous log's tail, so the judge classifies the mechanism, not only the symptom.
 
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod};
-use kube::api::{Api, ListParams, LogParams, PostParams};
+use kube::api::{Api, DynamicObject, ListParams, LogParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::classify::Class;
 use crate::lanes::Unobserved;
 use crate::lanes::cluster::Connected;
+use crate::lanes::cluster::apply::Made;
 use crate::lanes::cluster::connect;
-use crate::lanes::cluster::preflight::selector;
 use crate::outcome::{Failure, Seen};
 use crate::render::Manifests;
 use crate::scenario::matrix::Case;
@@ -45,48 +44,28 @@ const PULLING: &[&str] = &["ContainerCreating", "PodInitializing", "ErrImagePull
 pub struct Rolling<'a> {
     pub connected: &'a Connected,
     pub manifests: &'a Manifests,
+    /// The pods of the run's namespace: the workload's, and nothing else.
     pub pods: Api<Pod>,
     pub container: &'a str,
 }
 
 impl Rolling<'_> {
-    fn daemonset_name(&self) -> String {
-        self.manifests.daemonset.metadata.name.clone().unwrap_or_default()
-    }
-
-    fn pod_selector(&self) -> String {
-        let labels = self
-            .manifests
-            .daemonset
-            .spec
-            .as_ref()
-            .and_then(|s| s.selector.match_labels.clone())
-            .unwrap_or_default();
-        selector(&labels)
+    /// Whether `pod` belongs to the object under test.
+    fn is_under_test(&self, pod: &Pod) -> bool {
+        let object = self.manifests.under_test();
+        if object.kind == "Pod" {
+            return pod.metadata.name.as_deref() == Some(object.name.as_str());
+        }
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        let selector = object.pod_labels();
+        !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
     }
 }
 
-/// Creates the DaemonSet in `namespace` (this run's): its name and uid.
-pub async fn create(rolling: &Rolling<'_>, namespace: &str) -> Result<(String, String), Seen> {
-    let daemonsets = Api::<DaemonSet>::namespaced(rolling.connected.client.clone(), namespace);
-    let params = PostParams {
-        field_manager: Some("harness".to_owned()),
-        ..PostParams::default()
-    };
-    let created = connect::bounded(
-        rolling.connected.timeout,
-        "cannot create the DaemonSet",
-        daemonsets.create(&params, &rolling.manifests.daemonset),
-    )
-    .await
-    .map_err(Unobserved::Api)?;
-    Ok((rolling.daemonset_name(), created.metadata.uid.unwrap_or_default()))
-}
-
-/// Waits until a pod of the workload has its image (its container under test started, or at least created), or the
-/// kubelet gave up pulling it, or `timeout` passed.
+/// Waits until a pod under test has its image (its container under test started, or at least created), or the
+/// kubelet gave up pulling an image of any pod of the workload, or `timeout` passed.
 pub async fn pull(rolling: &Rolling<'_>, timeout: Duration) -> Seen {
-    let config = watcher::Config::default().labels(&rolling.pod_selector());
+    let config = watcher::Config::default();
     let mut last: Option<Pod> = None;
     let watch = async {
         let mut pods = std::pin::pin!(
@@ -99,11 +78,14 @@ pub async fn pull(rolling: &Rolling<'_>, timeout: Duration) -> Seen {
                 Ok(pod) => pod,
                 Err(e) => return Unobserved::Api(format!("watching the workload's pods failed: {e}")).into(),
             };
+            if let Some(container) = waiting_for(&pod, PULL_GAVE_UP) {
+                return gave_up(rolling, &pod, &container, Class::ImagePullFailed).await;
+            }
+            if !rolling.is_under_test(&pod) {
+                continue;
+            }
             let status = container_status(&pod, rolling.container);
             match status.as_ref().and_then(waiting_reason) {
-                Some(reason) if PULL_GAVE_UP.contains(&reason) => {
-                    return gave_up(rolling, &pod, Class::ImagePullFailed).await;
-                }
                 Some(reason) if PULLING.contains(&reason) => {}
                 // Running, terminated, or waiting for another reason than the image: the image is there.
                 _ if status.is_some() => return Seen::Ok,
@@ -132,34 +114,44 @@ pub async fn pull(rolling: &Rolling<'_>, timeout: Duration) -> Seen {
     }
 }
 
-/// Waits until the DaemonSet is ready: the pod that runs it; or the container's start failing for good, or
-/// `timeout` passing, with what the pods showed.
-pub async fn ready(rolling: &Rolling<'_>, namespace: &str, timeout: Duration) -> Result<Pod, Seen> {
-    let daemonsets = Api::<DaemonSet>::namespaced(rolling.connected.client.clone(), namespace);
-    let name = rolling.daemonset_name();
-    let config = watcher::Config::default().labels(&rolling.pod_selector());
+/// Waits until every object of the workload that runs pods is ready: the pod under test; or a container's start
+/// failing for good, or `timeout` passing, with what the pods showed.
+pub async fn ready(rolling: &Rolling<'_>, made: &Made, timeout: Duration) -> Result<Pod, Seen> {
     let failing = async {
-        let pods = watcher(rolling.pods.clone(), config)
+        let pods = watcher(rolling.pods.clone(), watcher::Config::default())
             .default_backoff()
             .applied_objects();
-        let mut pods = std::pin::pin!(pods.try_filter(|pod| {
-            let reason = container_status(pod, rolling.container)
-                .as_ref()
-                .and_then(waiting_reason)
-                .map(str::to_owned);
-            std::future::ready(reason.is_some_and(|r| START_GAVE_UP.contains(&r.as_str())))
-        }));
+        let mut pods =
+            std::pin::pin!(pods.try_filter(|pod| std::future::ready(waiting_for(pod, START_GAVE_UP).is_some())));
         match pods.next().await {
-            Some(Ok(pod)) => gave_up(rolling, &pod, Class::CrashLoop).await,
+            Some(Ok(pod)) => {
+                let container = waiting_for(&pod, START_GAVE_UP).unwrap_or_default();
+                gave_up(rolling, &pod, &container, Class::CrashLoop).await
+            }
             Some(Err(e)) => Unobserved::Api(format!("watching the workload's pods failed: {e}")).into(),
             None => Unobserved::Api("the watch of the workload's pods ended".to_owned()).into(),
         }
     };
+    let namespace = rolling.manifests.namespace.metadata.name.clone().unwrap_or_default();
+    let all_ready = futures::future::try_join_all(made.objects.iter().filter(|o| o.runs_pods).map(|object| {
+        let api = Api::<DynamicObject>::namespaced_with(rolling.connected.client.clone(), &namespace, &object.resource);
+        let kind = object.resource.kind.clone();
+        async move {
+            await_condition(api, &object.name, move |o: Option<&DynamicObject>| {
+                o.is_some_and(|o| is_ready(&kind, o))
+            })
+            .await
+            .map_err(|e| {
+                Seen::from(Unobserved::Api(format!(
+                    "watching {}/{} failed: {e}",
+                    object.resource.kind, object.name
+                )))
+            })
+        }
+    }));
     let both = async {
         tokio::select! {
-            ready = await_condition(daemonsets, &name, is_ready) => ready.map(|_| ()).map_err(|e| {
-                Seen::from(Unobserved::Api(format!("watching the DaemonSet failed: {e}")))
-            }),
+            ready = all_ready => ready.map(|_| ()),
             seen = failing => Err(seen),
         }
     };
@@ -174,18 +166,30 @@ pub async fn ready(rolling: &Rolling<'_>, namespace: &str, timeout: Duration) ->
     let listed = connect::bounded(
         rolling.connected.timeout,
         "cannot list the workload's pods",
-        rolling
-            .pods
-            .list(&ListParams::default().labels(&rolling.pod_selector())),
+        rolling.pods.list(&ListParams::default()),
     )
     .await
     .map_err(Unobserved::Api)?
     .items;
     match outcome {
-        Ok(Ok(())) => listed
-            .into_iter()
-            .find(|p| p.metadata.name.is_some())
-            .ok_or_else(|| Failure::unobserved(Class::RolloutTimeout, "the DaemonSet is ready but has no pod").into()),
+        Ok(Ok(())) => {
+            let mut under_test: Vec<Pod> = listed.into_iter().filter(|p| rolling.is_under_test(p)).collect();
+            // A ready pod first, then a running one, then any.
+            under_test.sort_by_key(|p| {
+                let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                (!pod_ready(p), !running)
+            });
+            under_test
+                .into_iter()
+                .find(|p| p.metadata.name.is_some())
+                .ok_or_else(|| {
+                    Failure::unobserved(
+                        Class::RolloutTimeout,
+                        "the workload is ready but its object under test has no pod",
+                    )
+                    .into()
+                })
+        }
         Ok(Err(seen)) => Err(seen),
         Err(_) => {
             let line = format!("not ready within {}", humantime::format_duration(timeout));
@@ -200,26 +204,64 @@ pub async fn ready(rolling: &Rolling<'_>, namespace: &str, timeout: Duration) ->
     }
 }
 
-/// Ready: observed the newest generation, and every scheduled pod updated and ready (at least one).
-fn is_ready(daemonset: Option<&DaemonSet>) -> bool {
-    let Some(daemonset) = daemonset else { return false };
-    let generation = daemonset.metadata.generation.unwrap_or(0);
-    daemonset.status.as_ref().is_some_and(|s| {
-        s.observed_generation.unwrap_or(0) >= generation
-            && s.desired_number_scheduled > 0
-            && s.updated_number_scheduled.unwrap_or(0) == s.desired_number_scheduled
-            && s.number_ready == s.desired_number_scheduled
-    })
+/// Whether an object that runs pods is ready, by its kind's rule: a DaemonSet, Deployment or StatefulSet has seen
+/// its newest generation and every pod it wants is updated and ready (at least one, for a DaemonSet); a Job has a
+/// ready or a succeeded pod; a Pod is ready, or has run to completion.
+fn is_ready(kind: &str, object: &DynamicObject) -> bool {
+    let status = &object.data["status"];
+    let number = |key: &str| status.get(key).and_then(serde_json::Value::as_i64).unwrap_or(0);
+    let current = number("observedGeneration") >= object.metadata.generation.unwrap_or(0);
+    let wanted = object.data["spec"]
+        .get("replicas")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(1);
+    match kind {
+        "DaemonSet" => {
+            let desired = number("desiredNumberScheduled");
+            current && desired > 0 && number("updatedNumberScheduled") == desired && number("numberReady") == desired
+        }
+        "Deployment" => current && number("updatedReplicas") == wanted && number("availableReplicas") == wanted,
+        "StatefulSet" => current && number("readyReplicas") == wanted,
+        "Job" => number("ready") > 0 || number("succeeded") > 0,
+        "Pod" => {
+            let ready = status
+                .get("conditions")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+            ready || status["phase"] == "Succeeded"
+        }
+        _ => true,
+    }
 }
 
-/// The kubelet gave up on `pod`: its waiting reason, last termination and previous log, for the judge to classify
-/// (`otherwise` when nothing in them is recognised).
-async fn gave_up(rolling: &Rolling<'_>, pod: &Pod, otherwise: Class) -> Seen {
+/// Whether the pod's `Ready` condition is true.
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The first container of `pod` waiting for one of `reasons`.
+fn waiting_for(pod: &Pod, reasons: &[&str]) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find(|c| waiting_reason(c).is_some_and(|r| reasons.contains(&r)))
+        .map(|c| c.name.clone())
+}
+
+/// The kubelet gave up on `container` of `pod`: its waiting reason, last termination and previous log, for the
+/// judge to classify (`otherwise` when nothing in them is recognised).
+async fn gave_up(rolling: &Rolling<'_>, pod: &Pod, container: &str, otherwise: Class) -> Seen {
     let mut text = describe(pod);
-    let restarted = container_status(pod, rolling.container).is_some_and(|s| s.restart_count > 0);
+    let restarted = container_status(pod, container).is_some_and(|s| s.restart_count > 0);
     if let (true, Some(name)) = (restarted, pod.metadata.name.as_deref()) {
         let params = LogParams {
-            container: Some(rolling.container.to_owned()),
+            container: Some(container.to_owned()),
             previous: true,
             tail_lines: Some(PREVIOUS_LOG_LINES),
             ..LogParams::default()
@@ -259,11 +301,12 @@ fn describe(pod: &Pod) -> String {
 
 /// The status of container `name` in `pod`, once the kubelet reported one.
 fn container_status(pod: &Pod, name: &str) -> Option<ContainerStatus> {
-    pod.status
-        .as_ref()?
+    let status = pod.status.as_ref()?;
+    status
         .container_statuses
-        .as_ref()?
         .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
         .find(|c| c.name == name)
         .cloned()
 }
@@ -272,14 +315,12 @@ fn waiting_reason(status: &ContainerStatus) -> Option<&str> {
     status.state.as_ref()?.waiting.as_ref()?.reason.as_deref()
 }
 
-/// The name of the container under test: `workload.container`, else the first (validation ensures it is the only).
-pub fn container_under_test(case: &Case, daemonset: &DaemonSet) -> String {
-    let first = daemonset
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .and_then(|p| p.containers.first())
-        .map(|c| c.name.clone());
+/// The name of the container under test: `workload.container`, else the first of the object under test.
+pub fn container_under_test(case: &Case, manifests: &Manifests) -> String {
+    let first = manifests
+        .under_test()
+        .pod_spec()
+        .and_then(|p| p.containers.first().map(|c| c.name.clone()));
     case.loaded
         .scenario
         .workload

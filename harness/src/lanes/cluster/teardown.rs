@@ -1,13 +1,14 @@
-//! Teardown: the probe removed from the node, the workaround's service stopped, the DaemonSet deleted and awaited
-//! (which frees the node), then this run's namespace deleted by uid and awaited.
+//! Teardown: the probe removed from the node, the workaround's service stopped, the objects that run pods deleted
+//! and awaited (which frees the node), then this run's namespace deleted by uid and awaited, then the cluster-wide
+//! objects this run created, each by uid.
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Preconditions, PropagationPolicy};
+use kube::api::{Api, DeleteParams, DynamicObject, Preconditions, PropagationPolicy};
 use kube::runtime::wait::{await_condition, conditions};
 
+use crate::lanes::cluster::apply::{self, Applied};
 use crate::lanes::cluster::connect;
 use crate::lanes::cluster::exec::Workload;
 use crate::lanes::cluster::nodes::Held;
@@ -24,8 +25,8 @@ pub const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Made {
     /// This run's namespace.
     pub claim: Claim,
-    /// The DaemonSet created in it: its name and uid.
-    pub daemonset: Option<(String, String)>,
+    /// The objects applied in it, and the cluster-wide ones claimed.
+    pub made: apply::Made,
     /// Whether the probe was copied onto the node.
     pub delivered: bool,
     /// The nodes the case holds until its workload is gone from them.
@@ -54,12 +55,12 @@ pub async fn teardown(
         _ => Ok(()),
     }
     .and(files);
-    let workload_gone = match &made.daemonset {
-        Some((name, uid)) => daemonset_gone(connected, &made.claim.namespace, name, uid).await,
-        None => Ok(()),
-    };
+    let mut workload_gone = Ok(());
+    for object in made.made.objects.iter().filter(|o| o.runs_pods) {
+        workload_gone = workload_gone.and(gone(connected, &made.claim.namespace, object).await);
+    }
     drop(made.held);
-    let released = ownership::release(
+    let mut released = ownership::release(
         namespaces,
         &made.claim,
         &context.ledger,
@@ -67,6 +68,11 @@ pub async fn teardown(
         DELETE_TIMEOUT,
     )
     .await;
+    for claim in &made.made.claims {
+        let api = Api::<DynamicObject>::all_with(connected.client.clone(), &claim.resource);
+        let object = ownership::release_object(&api, claim, &context.ledger, connected.timeout, DELETE_TIMEOUT).await;
+        released = released.and(object);
+    }
     match (released.and(workload_gone), service) {
         (Ok(()), Ok(())) => Seen::Ok,
         (Ok(()), Err(note)) => Unobserved::Exec(note).into(),
@@ -78,9 +84,11 @@ pub async fn teardown(
     }
 }
 
-/// Deletes the DaemonSet (if it is still the one this run created) and its pods first, and waits until it is gone.
-async fn daemonset_gone(connected: &Connected, namespace: &str, name: &str, uid: &str) -> Result<(), String> {
-    let daemonsets = Api::<DaemonSet>::namespaced(connected.client.clone(), namespace);
+/// Deletes `object` (if it is still the one this run created) and its pods first, and waits until it is gone.
+async fn gone(connected: &Connected, namespace: &str, object: &Applied) -> Result<(), String> {
+    let api = Api::<DynamicObject>::namespaced_with(connected.client.clone(), namespace, &object.resource);
+    let (name, uid) = (&object.name, &object.uid);
+    let what = format!("{} `{name}`", object.resource.kind);
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Foreground),
         preconditions: Some(Preconditions {
@@ -89,26 +97,23 @@ async fn daemonset_gone(connected: &Connected, namespace: &str, name: &str, uid:
         }),
         ..DeleteParams::default()
     };
-    match tokio::time::timeout(connected.timeout, daemonsets.delete(name, &params)).await {
+    match tokio::time::timeout(connected.timeout, api.delete(name, &params)).await {
         Ok(Ok(_)) => {}
         Ok(Err(kube::Error::Api(status))) if status.code == 404 => return Ok(()),
-        Ok(Err(e)) => return Err(crate::redact::secrets(&format!("cannot delete the DaemonSet: {e}")).into_owned()),
+        Ok(Err(e)) => return Err(crate::redact::secrets(&format!("cannot delete {what}: {e}")).into_owned()),
         Err(_) => {
             return Err(format!(
-                "cannot delete the DaemonSet: no answer within {}s",
+                "cannot delete {what}: no answer within {}s",
                 connected.timeout.as_secs()
             ));
         }
     }
-    let gone = await_condition(daemonsets, name, conditions::is_deleted(uid));
+    let gone = await_condition(api, name, conditions::is_deleted(uid));
     let gone = connect::while_answering(connected.client.clone(), connected.timeout, gone);
     match tokio::time::timeout(DELETE_TIMEOUT, gone).await {
         Ok(Ok(Ok(_))) => Ok(()),
-        Ok(Ok(Err(e))) => Err(format!("watching the DaemonSet go failed: {e}")),
-        Ok(Err(stopped)) => Err(format!("the DaemonSet `{name}` may still exist: {stopped}")),
-        Err(_) => Err(format!(
-            "the DaemonSet `{name}` still exists after {}s",
-            DELETE_TIMEOUT.as_secs()
-        )),
+        Ok(Ok(Err(e))) => Err(format!("watching {what} go failed: {e}")),
+        Ok(Err(stopped)) => Err(format!("{what} may still exist: {stopped}")),
+        Err(_) => Err(format!("{what} still exists after {}s", DELETE_TIMEOUT.as_secs())),
     }
 }
