@@ -161,6 +161,9 @@ fn classified(failure: Failure, declared: &DeclaredRules) -> StepResult {
     // What the text says decides, unless the lane knows better; text that reads as an error nobody recognises
     // (`unknown`) does not override the lane's own fallback (a slow rollout stays a rollout timeout).
     let recognised = read.class.filter(|c| *c != Class::Unknown);
+    if failure.ok_unless_recognised && failure.known.is_none() && recognised.is_none() {
+        return StepResult::Ok;
+    }
     let class = failure.known.or(recognised).unwrap_or(failure.otherwise);
     let code = match failure.known {
         Some(_) => failure.code,
@@ -174,7 +177,11 @@ fn classified(failure: Failure, declared: &DeclaredRules) -> StepResult {
         class,
         code,
         stage,
-        first_error: Some(failure.line),
+        first_error: Some(match failure.ok_unless_recognised {
+            // A log's first error line is the one the classifier read, not its first line.
+            true => read.evidence.or(read.first_error).unwrap_or_default(),
+            false => failure.line,
+        }),
     }
 }
 

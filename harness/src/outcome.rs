@@ -141,6 +141,8 @@ pub struct Failure {
     pub code: Option<String>,
     /// The step the producer says failed, when the text names none.
     pub stage: Option<String>,
+    /// Whether the step is ok unless the judge recognises a failure in the text (a log read for what it shows).
+    pub ok_unless_recognised: bool,
 }
 
 impl Failure {
@@ -154,6 +156,17 @@ impl Failure {
             otherwise: class,
             code: None,
             stage: None,
+            ok_unless_recognised: false,
+        }
+    }
+
+    /// A text that shows a failure only if the judge recognises one in it (a log): the step is ok otherwise.
+    pub fn if_recognised(text: impl Into<String>) -> Failure {
+        let text = text.into();
+        Failure {
+            line: String::new(),
+            ok_unless_recognised: true,
+            ..Failure::text("", text, Class::Unknown)
         }
     }
 
@@ -166,6 +179,7 @@ impl Failure {
             otherwise,
             code: None,
             stage: None,
+            ok_unless_recognised: false,
         }
     }
 }

@@ -266,7 +266,9 @@ pub fn run(case: &Case, context: &Context) -> Vec<Observation> {
         let step = format!("probe/{name}");
         let dir = work.join(name);
         match probe {
-            Probe::Exec(_) => observations.push(Observation::skipped(&step, why::EXEC_ON_HOST)),
+            Probe::Exec(_) | Probe::Program(_) | Probe::Logs(_) => {
+                observations.push(Observation::skipped(&step, why::cluster_only(probe.kind())))
+            }
             Probe::Bind(_) => {
                 // Read-write first (buildkit's mount), then read-only (the seed's test-bind.exe), each in its own
                 // directories so a binding left behind by one cannot answer for the other.

@@ -35,13 +35,26 @@ pub fn cell_elsewhere(component: &str, value: &str, found: &str) -> String {
     format!("cell {component}={value} is for {component} {value}; the node runs {found}")
 }
 
-/// A step that needs the workload running, after a rollout that failed.
-/// An exec probe on the host lane.
-pub const EXEC_ON_HOST: &str = "an exec probe runs in the workload's container: only the cluster lane runs it";
+/// A probe that runs in the workload's container (exec, program, logs) on the host lane.
+pub fn cluster_only(kind: &str) -> String {
+    format!(
+        "{} probe runs in the workload's container: only the cluster lane runs it",
+        a_or_an(kind)
+    )
+}
+
+/// `kind` with its article.
+fn a_or_an(kind: &str) -> String {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
+        _ => format!("a {kind}"),
+    }
+}
 
 /// The rollout step after an image that did not arrive.
 pub const NOT_PULLED: &str = "the workload's image was not pulled (see the pull step)";
 
+/// A step that needs the workload running, after a rollout that failed.
 pub const NOT_ROLLED_OUT: &str = "the workload did not roll out (see the rollout step)";
 
 /// The service step of a variant without `registerService`.

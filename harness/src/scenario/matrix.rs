@@ -61,10 +61,10 @@ pub fn cells(matrix: &IndexMap<String, Vec<String>>) -> Vec<IndexMap<String, Str
 }
 
 /// The variants a lane runs for a scenario: the scenario's own for offline and cluster; native and in-silo probes
-/// for the host lane, when the scenario has probes.
+/// for the host lane, when the scenario has probes bindprobe runs.
 pub fn variants(loaded: &Loaded, lane: Lane) -> Vec<String> {
     match lane {
-        Lane::Host if loaded.scenario.probes.is_empty() => Vec::new(),
+        Lane::Host if !loaded.scenario.probes.values().any(|p| p.runs_bindprobe()) => Vec::new(),
         lane => match lane.own_variants() {
             Some(own) => own.iter().map(|v| (*v).to_owned()).collect(),
             None => loaded.scenario.variants.keys().cloned().collect(),

@@ -109,7 +109,7 @@ pub fn from_source(source: &std::sync::Arc<error::Source>, path: &Path) -> Resul
     problems.append(&mut class_problems);
     let workload = match objects::read(&doc, &scenario, &root) {
         Ok(workload) => {
-            problems.append(&mut validate::patches(&doc, &scenario, &workload));
+            problems.append(&mut validate::against_workload(&doc, &scenario, &workload));
             Some(workload)
         }
         Err(mut found) => {

@@ -294,6 +294,46 @@ pub enum Probe {
     /// A command of the bug report's own, run in the container under test (cluster lane): ok when it exits with
     /// `status`, else what it printed is classified.
     Exec(ExecProbe),
+    /// A program of the report's own (a reproducer `.exe` under `fixtures/`), copied onto the node through the
+    /// container under test, checked by SHA-256 and run there (cluster lane): judged like `exec`.
+    Program(ProgramProbe),
+    /// The workload's own log, current and previous (after a restart): ok unless the classifier recognises a
+    /// failure in it, whose class it then is.
+    Logs(LogsProbe),
+}
+
+/// A program copied onto the node and run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProgramProbe {
+    /// The program, relative to the repository root, inside `fixtures/`.
+    pub file: String,
+    /// Its arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// The exit status that means the step worked (default 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub status: i32,
+    /// A Linux program (a script with a `#!` line) the test bed runs in this one's place, under the same name: its
+    /// node is simulated and cannot run a Windows program. Used only there; its outcomes stay simulated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin: Option<String>,
+    /// How many times the step runs (1 to 1000, default 1); a rate expectation counts the results over them.
+    #[serde(default = "one_try", skip_serializing_if = "is_one_try")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub tries: u32,
+}
+
+/// The log of a container of the workload.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogsProbe {
+    /// `Kind/name` of the workload's object whose pod's log is read (default: the object under test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// The container (default: the container under test, or the object's first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// A command run in the container under test.
@@ -392,12 +432,30 @@ fn is_one_try(tries: &u32) -> bool {
 pub const MAX_TRIES: u32 = 1000;
 
 impl Probe {
+    /// The word that names the probe's kind in a scenario.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Probe::Bind(_) => "bind",
+            Probe::Layer(_) => "layer",
+            Probe::Exec(_) => "exec",
+            Probe::Program(_) => "program",
+            Probe::Logs(_) => "logs",
+        }
+    }
+
+    /// Whether bindprobe runs it (and must be on the node).
+    pub fn runs_bindprobe(&self) -> bool {
+        matches!(self, Probe::Bind(_) | Probe::Layer(_))
+    }
+
     /// How many times the probe runs.
     pub fn tries(&self) -> u32 {
         match self {
             Probe::Bind(bind) => bind.tries,
             Probe::Layer(layer) => layer.tries,
             Probe::Exec(exec) => exec.tries,
+            Probe::Program(program) => program.tries,
+            Probe::Logs(_) => 1,
         }
     }
 }

@@ -126,11 +126,7 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     }
     for (probe_name, probe) in &scenario.probes {
         name(c, &["probes", &format!("@{probe_name}")], probe_name);
-        let kind = match probe {
-            Probe::Bind(_) => "bind",
-            Probe::Layer(_) => "layer",
-            Probe::Exec(_) => "exec",
-        };
+        let kind = probe.kind();
         tries(c, &["probes", probe_name, kind, "tries"], probe.tries());
         match probe {
             Probe::Bind(bind) => {
@@ -149,6 +145,39 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
                     windows_path(c, &["probes", probe_name, "layer", "snapshot"], &layer.snapshot);
                 }
                 windows_path(c, &["probes", probe_name, "layer", "dst"], &layer.dst);
+            }
+            Probe::Program(program) => {
+                let at = ["probes", probe_name.as_str(), "program"];
+                if let Some(real) = fixture_path(c, &[&at[..], &["file"]].concat(), root, &program.file)
+                    && !real.is_file()
+                {
+                    c.at(
+                        &[&at[..], &["file"]].concat(),
+                        format!("`{}` is not a file", program.file),
+                        "give the program's file under fixtures/, e.g. `fixtures/programs/repro.exe`",
+                    );
+                }
+                if let Some(twin) = &program.twin
+                    && let Some(real) = fixture_path(c, &[&at[..], &["twin"]].concat(), root, twin)
+                    && !std::fs::read(&real).is_ok_and(|bytes| bytes.starts_with(b"#!"))
+                {
+                    c.at(
+                        &[&at[..], &["twin"]].concat(),
+                        format!("`{twin}` is not a script with a `#!` line"),
+                        "the test bed runs a twin as a Linux script: start it with e.g. `#!/bin/sh`",
+                    );
+                }
+            }
+            Probe::Logs(logs) => {
+                if let Some(object) = &logs.object
+                    && !object.contains('/')
+                {
+                    c.at(
+                        &["probes", probe_name, "logs", "object"],
+                        format!("`{object}` is not `Kind/name`"),
+                        "name an object of the workload, e.g. `DaemonSet/kube-proxy-windows`",
+                    );
+                }
             }
             Probe::Exec(exec) => {
                 if exec.argv.first().is_none_or(|program| program.trim().is_empty()) {
@@ -575,9 +604,29 @@ fn variant_cells(c: &mut Checks, scenario: &Scenario, variant: &str, cells: &ind
     }
 }
 
-/// The variants' patches, applied once to the workload as written: a patch that does not apply is located here.
-pub fn patches(doc: &Doc, scenario: &Scenario, workload: &crate::scenario::objects::Workload) -> Vec<Problem> {
+/// What names the workload's objects: the variants' patches, applied once to the workload as written (a patch that
+/// does not apply is located here), and the objects logs probes read.
+pub fn against_workload(doc: &Doc, scenario: &Scenario, workload: &crate::scenario::objects::Workload) -> Vec<Problem> {
     let mut problems = Vec::new();
+    let with_pods: Vec<String> = workload
+        .objects
+        .iter()
+        .filter(|o| o.pods_at().is_some())
+        .map(|o| o.id())
+        .collect();
+    for (name, probe) in &scenario.probes {
+        if let Probe::Logs(crate::scenario::model::LogsProbe { object: Some(id), .. }) = probe
+            && !with_pods.contains(id)
+        {
+            problems.push(
+                doc.problem(
+                    &["probes", name, "logs", "object"],
+                    format!("the workload has no object `{id}` that runs pods"),
+                )
+                .help(format!("name one of: {}", with_pods.join(", "))),
+            );
+        }
+    }
     for (name, variant) in &scenario.variants {
         if let Err((i, message)) = crate::render::patched(&workload.objects, workload.under_test, &variant.patches) {
             problems.push(

@@ -1,5 +1,6 @@
-//! Probe delivery: a Windows `bindprobe.exe` copied onto the node through exec into the HostProcess container (which
-//! sees the host's file system), checked by SHA-256 on arrival, run from there, and removed afterwards.
+//! Delivery: a Windows `bindprobe.exe`, or a program of the scenario's own, copied onto the node through exec into the
+//! HostProcess container (which sees the host's file system), checked by SHA-256 on arrival, run from there, and
+//! removed afterwards with the case's folder.
 //!
 //! The bytes go through the exec's stdin and the script in the pod reads exactly as many as were sent, so it never
 //! waits for the end of the stream (which kwok's exec, on the test bed, never delivers).
@@ -47,6 +48,17 @@ impl Probe {
         })
     }
 
+    /// Reads `path` as it is (a program of a scenario's own, or its Linux twin).
+    pub fn any(path: &Path) -> Result<Probe, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02X}")).collect();
+        Ok(Probe {
+            path: path.to_owned(),
+            bytes: std::sync::Arc::new(bytes),
+            sha256,
+        })
+    }
+
     /// `BINDPROBE` when it is a Windows executable, else the MinGW or MSVC release build beside the harness
     /// (`target/x86_64-pc-windows-{gnu,msvc}/release/bindprobe.exe`, or `target/release` on Windows).
     pub fn find() -> Result<Probe, String> {
@@ -81,7 +93,49 @@ pub fn case_folder(run_id: &str, case: &Case) -> String {
 
 /// Copies `probe` to `<case folder>\bindprobe.exe` on the node `pod` runs on; the path it arrived at, or why not.
 pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, folder: &str) -> Result<String, String> {
-    let target = format!(r"{folder}\bindprobe.exe");
+    send(workload, pod, probe, &format!(r"{folder}\bindprobe.exe")).await
+}
+
+/// Why a program was not delivered.
+pub enum NotDelivered {
+    /// It cannot run here (a Windows program on a simulated node without a twin).
+    Skipped(String),
+    Failed(String),
+}
+
+/// Copies the program of probe `name` to `<case folder>\programs\<name>\<its file name>`: the program itself, or on
+/// a `simulated` node its twin under the program's name. The path it arrived at.
+pub async fn program(
+    workload: &Workload,
+    pod: &str,
+    root: &Path,
+    program: &crate::scenario::model::ProgramProbe,
+    name: &str,
+    folder: &str,
+    simulated: bool,
+) -> Result<String, NotDelivered> {
+    let file = match (&program.twin, simulated) {
+        (_, false) => &program.file,
+        (Some(twin), true) => twin,
+        (None, true) => {
+            return Err(NotDelivered::Skipped(
+                "the test bed's node is simulated and runs no Windows program; give the probe a `twin`".to_owned(),
+            ));
+        }
+    };
+    let sent = Probe::any(&root.join(file)).map_err(NotDelivered::Failed)?;
+    let base = Path::new(&program.file)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    send(workload, pod, &sent, &format!(r"{folder}\programs\{name}\{base}"))
+        .await
+        .map_err(NotDelivered::Failed)
+}
+
+/// Sends `probe`'s bytes to `target` on the node; the path it arrived at, or why not.
+async fn send(workload: &Workload, pod: &str, probe: &Probe, target: &str) -> Result<String, String> {
+    let target = target.to_owned();
     let script = receive_script(&target, probe.bytes.len(), &probe.sha256);
     let output = exec_with_input(workload, pod, render::powershell(&script), probe.bytes.clone()).await?;
     let arrived = format!("harness-received {}", probe.sha256);
@@ -89,7 +143,8 @@ pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, folder: &str
         Ok(target)
     } else {
         Err(format!(
-            "the probe did not arrive intact at {target}: {}",
+            "{} did not arrive intact at {target}: {}",
+            probe.path.display(),
             output.first_line()
         ))
     }

@@ -13,6 +13,7 @@ mod connect;
 mod deliver;
 mod exec;
 pub mod janitor;
+mod logs;
 mod nodes;
 mod ownership;
 mod preflight;
@@ -185,9 +186,11 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         }
     }
 
-    // The probe goes onto the node once per case, before the first probe; a probe that cannot be delivered is a
-    // step the lane could not observe.
+    // bindprobe goes onto the node once per case, before the first of its probes; a probe that cannot be delivered
+    // is a step the lane could not observe.
     let mut delivered: Option<Result<String, String>> = None;
+    let mut copied_any = false;
+    let case_folder = deliver::case_folder(&context.run_id, case);
     for (name, probe) in &case.loaded.scenario.probes {
         let step = format!("probe/{name}");
         let Some(pod) = &workload.pod else {
@@ -195,29 +198,59 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        // Only bindprobe's probes need the probe on the node; an exec probe runs the report's own command.
-        if delivered.is_none() && !matches!(probe, model::Probe::Exec(_)) {
-            delivered = Some(match &context.probe.0 {
-                Ok(sent) => deliver::deliver(&workload, pod, sent, &deliver::case_folder(&context.run_id, case)).await,
-                Err(_) => Err(String::new()),
-            });
-        }
-        let exe = match (&delivered, &context.probe.0) {
-            (Some(Ok(path)), _) => probing::Exe::Delivered(path, &context.probe.0),
-            // Nothing to deliver: the image's own bindprobe.exe, said so in the outcome.
-            (_, Err(missing)) => probing::Exe::Image(missing),
-            (Some(Err(e)), Ok(_)) => {
-                let observation = Observation::of(&step, Unobserved::Exec(e.clone()).into());
-                observations.push(observation.timed(started));
-                continue;
+        let observation = match probe {
+            model::Probe::Logs(logs) => logs::read(&workload, &manifests, pod, &step, logs).await,
+            model::Probe::Program(program) => {
+                let simulated = connected.evidence == Evidence::Simulated;
+                match deliver::program(
+                    &workload,
+                    pod,
+                    &case.loaded.root,
+                    program,
+                    name,
+                    &case_folder,
+                    simulated,
+                )
+                .await
+                {
+                    Ok(path) => {
+                        copied_any = true;
+                        let argv: Vec<String> = std::iter::once(path).chain(program.args.iter().cloned()).collect();
+                        tried(program.tries, async |_| {
+                            probing::run_command(&workload, pod, &step, &argv, program.status).await
+                        })
+                        .await
+                    }
+                    Err(deliver::NotDelivered::Skipped(reason)) => Observation::skipped(&step, reason),
+                    Err(deliver::NotDelivered::Failed(e)) => Observation::of(&step, Unobserved::Exec(e).into()),
+                }
             }
-            // An exec probe before any of bindprobe's: no bindprobe runs.
-            (None, Ok(_)) => probing::Exe::Image("no bindprobe probe ran yet"),
+            _ => {
+                if delivered.is_none() && probe.runs_bindprobe() {
+                    delivered = Some(match &context.probe.0 {
+                        Ok(sent) => deliver::deliver(&workload, pod, sent, &case_folder).await,
+                        Err(_) => Err(String::new()),
+                    });
+                    copied_any |= matches!(delivered, Some(Ok(_)));
+                }
+                let exe = match (&delivered, &context.probe.0) {
+                    (Some(Ok(path)), _) => probing::Exe::Delivered(path, &context.probe.0),
+                    // Nothing to deliver: the image's own bindprobe.exe, said so in the outcome.
+                    (_, Err(missing)) => probing::Exe::Image(missing),
+                    (Some(Err(e)), Ok(_)) => {
+                        let observation = Observation::of(&step, Unobserved::Exec(e.clone()).into());
+                        observations.push(observation.timed(started));
+                        continue;
+                    }
+                    // An exec probe before any of bindprobe's: no bindprobe runs.
+                    (None, Ok(_)) => probing::Exe::Image("no bindprobe probe ran yet"),
+                };
+                tried(probe.tries(), async |_| {
+                    probing::probe(&workload, pod, &step, probe, exe).await
+                })
+                .await
+            }
         };
-        let observation = tried(probe.tries(), async |_| {
-            probing::probe(&workload, pod, &step, probe, exe).await
-        })
-        .await;
         observations.push(observation.timed(started));
     }
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
@@ -251,7 +284,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let made = teardown::Made {
         claim,
         made,
-        delivered: matches!(delivered, Some(Ok(_))),
+        delivered: copied_any,
         held: Some(held),
     };
     let seen = teardown::teardown(case, &workload, connected, &namespaces, made, context).await;

@@ -1,4 +1,5 @@
-//! Probes: `bindprobe.exe` run in the workload's container, its report read as the host lane reads it.
+//! Probes: `bindprobe.exe` run in the workload's container, its report read as the host lane reads it; a command
+//! or a delivered program run there, judged by its exit status; a container's log, read for what it shows.
 
 use serde_json::json;
 
@@ -7,7 +8,7 @@ use crate::lanes::Unobserved;
 use crate::lanes::cluster::exec::{Output, Workload, exec};
 use crate::lanes::probe::{bind_args, layer_args, layer_stages, parse_report, pod_argv, seen};
 use crate::outcome::{Failure, Observation, Seen};
-use crate::scenario::model::{ExecProbe, Probe};
+use crate::scenario::model::Probe;
 
 /// Which bindprobe a probe step runs.
 #[derive(Clone, Copy)]
@@ -22,7 +23,10 @@ pub enum Exe<'a> {
 pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe, exe: Exe<'_>) -> Observation {
     let mut snapshot = serde_json::Value::Null;
     let args = match probe {
-        Probe::Exec(command) => return run_command(workload, pod, step, command).await,
+        Probe::Exec(command) => return run_command(workload, pod, step, &command.argv, command.status).await,
+        Probe::Program(_) | Probe::Logs(_) => {
+            return Observation::of(step, Unobserved::Exec("not a bindprobe probe".to_owned()).into());
+        }
         Probe::Bind(bind) => bind_args(&bind.src, &bind.dst, bind.read_write),
         Probe::Layer(layer) if layer.snapshot == "latest" => match super::snapshot::newest(workload, pod).await {
             Ok(found) => {
@@ -64,10 +68,11 @@ pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe, ex
     observation
 }
 
-/// An exec probe: ok when the command exits with the expected status; otherwise what it printed, to classify.
-async fn run_command(workload: &Workload, pod: &str, step: &str, command: &ExecProbe) -> Observation {
-    let mut detail = json!({ "command": command.argv, "expected_status": command.status });
-    let output = match exec(workload, pod, command.argv.clone()).await {
+/// A command in the container (an exec probe, a delivered program): ok when it exits with `expected`; otherwise
+/// what it printed, to classify.
+pub async fn run_command(workload: &Workload, pod: &str, step: &str, argv: &[String], expected: i32) -> Observation {
+    let mut detail = json!({ "command": argv, "expected_status": expected });
+    let output = match exec(workload, pod, argv.to_vec()).await {
         Ok(output) => output,
         Err(e) => return Observation::of(step, Unobserved::Exec(e).into()).detail(detail),
     };
@@ -81,17 +86,13 @@ async fn run_command(workload: &Workload, pod: &str, step: &str, command: &ExecP
     });
     detail["status"] = json!(status);
     let Some(status) = status else {
-        let message = format!("`{}` ended without an exit status", command.argv.join(" "));
+        let message = format!("`{}` ended without an exit status", argv.join(" "));
         return Observation::of(step, Unobserved::Exec(message).into()).detail(detail);
     };
-    if status == command.status {
+    if status == expected {
         return Observation::of(step, Seen::Ok).detail(detail);
     }
-    let ended = format!(
-        "`{}` exited with {status}, expected {}",
-        command.argv.join(" "),
-        command.status
-    );
+    let ended = format!("`{}` exited with {status}, expected {expected}", argv.join(" "));
     let text = format!("{}\n{}\n{ended}", output.stdout, output.stderr);
     let line = match output.first_line() {
         line if line == "no answer" => ended,
