@@ -1287,3 +1287,199 @@ fn an_endpoint_is_needed_only_for_builds() {
         .replace("      build/hello: ok\n", "");
     accepts(&no_builds);
 }
+
+/// A scratch repository holding `files` (path, text) and the scenario `text`; `validate`'s exit code and stderr.
+fn validate_with(files: &[(&str, &str)], text: &str) -> (Option<i32>, String) {
+    let (dir, file) = scratch(text.as_bytes());
+    for (path, body) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    let output = harness().arg("validate").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (output.status.code(), stderr)
+}
+
+/// A workload written as `manifests` instead of the seed's DaemonSet.
+fn with_manifests(manifests: &str, extra: &str) -> String {
+    seed()
+        .replace(
+            "  daemonset: fixtures/daemonsets/buildkitd-hostprocess.yaml\n",
+            &format!("  manifests:\n{manifests}"),
+        )
+        .replace("\nbuilds:\n", &format!("{extra}\nbuilds:\n"))
+}
+
+const APP: &str = "---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  namespace: apps
+spec:
+  selector:
+    matchLabels: {app: app}
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      nodeSelector: {kubernetes.io/os: windows}
+      containers:
+        - name: app
+          image: mcr.microsoft.com/windows/servercore:ltsc2022
+          volumeMounts: [{name: data, mountPath: 'C:\\data'}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: apps}
+spec:
+  storageClassName: fast
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: fast}
+provisioner: disk.csi.example
+";
+
+/// Before: a three-document manifest (Deployment, PVC, StorageClass) was refused with "budget breached: Documents {
+/// documents: 2 }". Now it is a workload: validated, and rendered with every namespaced object in the run's
+/// namespace and the storage class renamed for the run, the claim following it.
+#[test]
+fn a_workload_of_several_documents_validates_and_renders() {
+    let text = with_manifests("    - fixtures/app/app.yaml\n", "").replace(
+        "probes:\n",
+        "probes:\n  unused-exec:\n    exec: {argv: [cmd.exe, /c, ver]}\n",
+    );
+    let (dir, file) = scratch(text.as_bytes());
+    std::fs::create_dir_all(dir.path().join("fixtures/app")).unwrap();
+    std::fs::write(dir.path().join("fixtures/app/app.yaml"), APP).unwrap();
+    let output = harness().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rendered = harness()
+        .args(["render", "--variant", "reproduction"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let yaml = String::from_utf8_lossy(&rendered.stdout);
+    assert_eq!(
+        rendered.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let namespace = regex::Regex::new(r"name: (harness-manual-[0-9a-f]{8})").unwrap();
+    let namespace = &namespace.captures(&yaml).expect("the run's namespace")[1];
+    let kinds: Vec<&str> = yaml.lines().filter_map(|l| l.strip_prefix("kind: ")).collect();
+    assert_eq!(
+        kinds,
+        ["Namespace", "StorageClass", "PersistentVolumeClaim", "Deployment"],
+        "{yaml}"
+    );
+    assert!(yaml.contains(&format!("name: fast-{namespace}")), "{yaml}");
+    assert!(yaml.contains(&format!("storageClassName: fast-{namespace}")), "{yaml}");
+    assert!(!yaml.contains("namespace: apps"), "{yaml}");
+}
+
+/// Mistakes in a workload of several objects, each located in the file it is written in, with what to write.
+#[test]
+fn workload_mistakes_are_located_where_they_are_written() {
+    let two_pods = APP.to_owned()
+        + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: helper}\nspec:\n  containers: [{name: helper, image: busybox}]\n";
+    let cases: Vec<(String, Vec<(&str, String)>, &str)> = vec![
+        (
+            with_manifests("    - fixtures/app/app.yaml\n", ""),
+            vec![("fixtures/app/app.yaml", two_pods.clone())],
+            "several objects of the workload run pods and none is named as the one under test",
+        ),
+        (
+            with_manifests("    - fixtures/app/app.yaml\n  underTest: Deployment/nope\n", ""),
+            vec![("fixtures/app/app.yaml", two_pods.clone())],
+            "the workload has no object `Deployment/nope`",
+        ),
+        (
+            with_manifests("    - fixtures/app/app.yaml\n  underTest: StorageClass/fast\n", ""),
+            vec![("fixtures/app/app.yaml", two_pods.clone())],
+            "`StorageClass/fast` runs no pods, so no probe can run in it",
+        ),
+        (
+            with_manifests("    - fixtures/app/app.yaml\n", ""),
+            vec![("fixtures/app/app.yaml", APP.replace("provisioner:", "provisoner:"))],
+            "unknown field `provisoner` in the manifest",
+        ),
+        (
+            with_manifests("    - fixtures/app/app.yaml\n    - fixtures/app/app.yaml\n", ""),
+            vec![("fixtures/app/app.yaml", APP.to_owned())],
+            "Deployment/app is given twice",
+        ),
+        (
+            with_manifests("    - fixtures/app/app.yaml\n", ""),
+            vec![("fixtures/app/app.yaml", APP.to_owned() + "---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n")],
+            "the harness never creates a Node",
+        ),
+        (
+            seed().replace(
+                "  daemonset: fixtures/daemonsets/buildkitd-hostprocess.yaml\n",
+                "  daemonset: fixtures/daemonsets/buildkitd-hostprocess.yaml\n  manifests: [fixtures/app/app.yaml]\n",
+            ),
+            vec![("fixtures/app/app.yaml", APP.to_owned())],
+            "`workload` has both `daemonset` and `manifests`",
+        ),
+        (
+            seed().replace(
+                "    description: the DaemonSet as the bug report deploys it\n",
+                "    description: the DaemonSet as the bug report deploys it\n    patches:\n      - json: [{op: replace, path: /spec/nope/x, value: 1}]\n",
+            ),
+            vec![],
+            "this patch does not apply",
+        ),
+        (
+            seed().replace(
+                "    description: the DaemonSet as the bug report deploys it\n",
+                "    description: the DaemonSet as the bug report deploys it\n    cells: {containerd: \"1.7\"}\n",
+            ),
+            vec![],
+            "`containerd` is not a matrix axis",
+        ),
+        (
+            seed().replace(
+                "  hcs-layer:\n",
+                "  repro:\n    program: {file: fixtures/daemonsets/buildkitd-hostprocess.yaml, twin: fixtures/daemonsets/buildkitd-hostprocess.yaml}\n  hcs-layer:\n",
+            ),
+            vec![],
+            "is not a script with a `#!` line",
+        ),
+    ];
+    for (text, files, expected) in cases {
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, b)| (*p, b.as_str())).collect();
+        let (code, stderr) = validate_with(&files, &text);
+        assert_eq!(code, Some(2), "{expected}: {stderr}");
+        let located = regex::Regex::new(r"\.yaml:\d+:\d+: ").unwrap();
+        assert!(located.is_match(&stderr), "no file:line:column in:\n{stderr}");
+        assert!(stderr.contains(expected), "`{expected}` not in:\n{stderr}");
+        assert!(stderr.contains("help:"), "no hint in:\n{stderr}");
+    }
+}
+
+/// A problem in the second document of a manifest file points at that document's own line in the file.
+#[test]
+fn a_problem_in_a_later_document_points_at_its_line() {
+    let text = with_manifests("    - fixtures/app/app.yaml\n", "");
+    let broken = APP.replace("  storageClassName: fast\n", "  storageClassName: [fast]\n");
+    let line = broken.lines().position(|l| l.contains("storageClassName")).unwrap() + 1;
+    let (code, stderr) = validate_with(&[("fixtures/app/app.yaml", &broken)], &text);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("fixtures/app/app.yaml:{line}:")),
+        "line {line} not in:\n{stderr}"
+    );
+}

@@ -630,9 +630,11 @@ fn a_stopped_api_server_ends_the_wait_and_the_run_exits_3(kubeconfig: &Path) -> 
     no_namespace_left(kubeconfig, run_id)
 }
 
-/// Exec probes run the report's own command in the container under test: judged by its exit status, what it printed
-/// classified when the status is not the expected one.
-fn exec_probes_judge_the_exit_status(kubeconfig: &Path) -> Result<(), Failed> {
+/// Exec probes run the report's own command in the container under test, program probes a file of the scenario's
+/// own delivered onto the node (on the test bed its Linux twin, run for real): both judged by the exit status, what
+/// they printed classified when it is not the expected one. A logs probe reads the container's log: ok, since
+/// nothing in the simulated buildkitd's log is a failure.
+fn exec_program_and_logs_probes_are_judged(kubeconfig: &Path) -> Result<(), Failed> {
     let (code, outcomes, _out) = run_scenario(
         kubeconfig,
         "test-exec",
@@ -640,19 +642,159 @@ fn exec_probes_judge_the_exit_status(kubeconfig: &Path) -> Result<(), Failed> {
         &[],
     );
     for (step, verdict, status) in [
-        ("probe/echoes", "passed", 0),
-        ("probe/fails", "reproduced", 5),
-        ("probe/exits-as-expected", "passed", 5),
+        ("probe/echoes", "passed", Some(0)),
+        ("probe/fails", "reproduced", Some(5)),
+        ("probe/exits-as-expected", "passed", Some(5)),
+        ("probe/program-passes", "passed", Some(0)),
+        ("probe/program-fails", "reproduced", Some(3)),
+        ("probe/own-log", "passed", None),
     ] {
         let outcome = find(&outcomes, "reproduction", step)?;
-        if outcome["verdict"] != verdict || outcome["detail"]["status"] != status {
+        let status_seen = status.is_none_or(|status| outcome["detail"]["status"] == status);
+        if outcome["verdict"] != verdict || !status_seen || outcome["evidence"] != "simulated" {
             return Err(format!("{step}: {outcome:#}").into());
+        }
+    }
+    // The program ran from the case's folder on the node, and said what it was given.
+    let program = find(&outcomes, "reproduction", "probe/program-fails")?;
+    let command = program["detail"]["command"][0].as_str().unwrap_or_default();
+    if !command.starts_with(r"C:\ProgramData\harness\test-exec_")
+        || !command.ends_with(r"\programs\program-fails\exit-with.cmd")
+        || !program["result"]["first_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exit-with 3 fails")
+    {
+        return Err(format!("the program was not delivered and run: {program:#}").into());
+    }
+    if code != Some(0) {
+        return Err(format!("exit {code:?}: {outcomes:#?}").into());
+    }
+    if !run_folders("test-exec").is_empty() {
+        return Err(format!("the run left its folder on the node: {:?}", run_folders("test-exec")).into());
+    }
+    no_namespace_left(kubeconfig, "test-exec")
+}
+
+/// The objects of run `run_id` the cluster holds outside namespaces (cluster roles and their bindings, storage
+/// classes), by the harness's run label.
+fn cluster_objects_of(kubeconfig: &Path, run_id: &str) -> String {
+    let selector = format!("harness/run-id={run_id}");
+    let kinds = "clusterroles,clusterrolebindings,storageclasses,priorityclasses";
+    let listed = kubectl(kubeconfig, &["get", kinds, "-l", &selector, "-o", "name"]);
+    String::from_utf8_lossy(&listed.stdout).into_owned() + &String::from_utf8_lossy(&listed.stderr)
+}
+
+/// sig-windows-tools#289 on the test bed: the reproduction's four manifests (kubeadm's objects, kube-proxy, flannel
+/// and its RBAC: two DaemonSets, ConfigMaps, service accounts, a cluster role and its binding) roll out into the
+/// run's namespace, the cluster-wide ones renamed for the run and bound to the run's service account; the probes run
+/// in flannel's pod; the 1.6 cell is skipped (the node runs 1.7.29); nothing is left, cluster-wide objects included.
+/// The simulated node runs no container, so flannel does not crash there: the verdict is no-longer-reproduces.
+fn a_workload_of_several_objects_rolls_out_and_leaves_nothing(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-objects";
+    let out = tempfile::tempdir().unwrap();
+    let mut command = scenario_on_cluster_lane(kubeconfig, run_id, "scenarios/sig-windows-tools-289.yaml", out.path());
+    // While the run is on, what it applied: the cluster role's binding names the run's own role and account.
+    let mut child = spawn_until(
+        &mut command,
+        || cluster_objects_of(kubeconfig, run_id).contains("clusterrolebinding"),
+        "applied its cluster role binding",
+    )?;
+    let binding = kubectl(
+        kubeconfig,
+        &[
+            "get",
+            "clusterrolebindings",
+            "-l",
+            &format!("harness/run-id={run_id}"),
+            "-o",
+            "json",
+        ],
+    );
+    let binding: Value = serde_json::from_slice(&binding.stdout).unwrap_or_default();
+    let binding = &binding["items"][0];
+    let namespace = binding["subjects"][0]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = binding["metadata"]["name"].as_str().unwrap_or_default();
+    if !namespace.starts_with(&format!("harness-{run_id}-"))
+        || name != format!("flannel-{namespace}")
+        || binding["roleRef"]["name"] != name
+    {
+        let _ = child.kill();
+        return Err(format!("the binding was not moved into the run: {binding:#}").into());
+    }
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let in_cell = |containerd: &str| -> Vec<Value> {
+        outcomes
+            .iter()
+            .filter(|o| o["cell"]["containerd"] == containerd)
+            .cloned()
+            .collect()
+    };
+    let (running, elsewhere) = (in_cell("1.7"), in_cell("1.6"));
+    for variant in ["reproduction", "fixed"] {
+        for (step, verdict) in [("pull", "passed"), ("teardown", "passed")] {
+            let outcome = find(&running, variant, step)?;
+            if outcome["verdict"] != verdict {
+                return Err(format!("{variant} {step}: {outcome:#}").into());
+            }
+        }
+        let rollout = find(&running, variant, "rollout")?;
+        if rollout["result"]["result"] != "ok" || rollout["evidence"] != "simulated" {
+            return Err(format!("{variant} did not roll out: {rollout:#}").into());
+        }
+        // Every probe ran in flannel's pod and was judged.
+        for step in ["probe/flannel-log", "probe/cni-config-written"] {
+            let outcome = find(&running, variant, step)?;
+            if outcome["verdict"] == "skipped" || outcome["verdict"] == "infra-error" {
+                return Err(format!("{variant} {step} did not run: {outcome:#}").into());
+            }
+        }
+    }
+    let skipped = find(&elsewhere, "containerd-16", "rollout")?;
+    if skipped["verdict"] != "skipped"
+        || skipped["reason"] != "cell containerd=1.6 is for containerd 1.6; the node runs 1.7.29"
+    {
+        return Err(format!("the 1.6 cell was not skipped for its version: {skipped:#}").into());
+    }
+    if status.code() != Some(1) {
+        return Err(format!(
+            "exit {:?} (expected 1: the simulated node does not crash flannel): {outcomes:#?}",
+            status.code()
+        )
+        .into());
+    }
+    let left = cluster_objects_of(kubeconfig, run_id);
+    if !left.trim().is_empty() && !left.contains("No resources found") {
+        return Err(format!("the run left cluster-wide objects: {left}").into());
+    }
+    no_namespace_left(kubeconfig, run_id)
+}
+
+/// containerd#10001's bisect on the test bed: each of its cells (1.7.3, 1.7.4, 1.7.11) names a release the node
+/// (1.7.29) does not run, so every step of every cell is skipped with the version found, and nothing is created.
+fn a_bisect_runs_only_the_cells_the_node_is_for(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-bisect";
+    let (code, outcomes, _out) = run_scenario(kubeconfig, run_id, "scenarios/containerd-10001.yaml", &[]);
+    for cell in ["1.7.3", "1.7.4", "1.7.11"] {
+        let reason = format!("cell containerd={cell} is for containerd {cell}; the node runs 1.7.29");
+        let steps: Vec<&Value> = outcomes.iter().filter(|o| o["cell"]["containerd"] == cell).collect();
+        if steps.len() < 4
+            || steps
+                .iter()
+                .any(|o| o["verdict"] != "skipped" || o["reason"] != reason.as_str())
+        {
+            return Err(format!("cell {cell} was not skipped with the node's version: {steps:#?}").into());
         }
     }
     if code != Some(0) {
         return Err(format!("exit {code:?}: {outcomes:#?}").into());
     }
-    no_namespace_left(kubeconfig, "test-exec")
+    no_namespace_left(kubeconfig, run_id)
 }
 
 /// The test bed is recognised by its marker whatever its context is called; a cluster without the marker is not it.
@@ -811,10 +953,18 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 13] = [
+    let tests: [(&str, Test); 15] = [
         (
-            "cluster::exec_probes_judge_the_exit_status",
-            exec_probes_judge_the_exit_status,
+            "cluster::exec_program_and_logs_probes_are_judged",
+            exec_program_and_logs_probes_are_judged,
+        ),
+        (
+            "cluster::a_workload_of_several_objects_rolls_out_and_leaves_nothing",
+            a_workload_of_several_objects_rolls_out_and_leaves_nothing,
+        ),
+        (
+            "cluster::a_bisect_runs_only_the_cells_the_node_is_for",
+            a_bisect_runs_only_the_cells_the_node_is_for,
         ),
         (
             "cluster::a_stopped_api_server_ends_the_wait_and_the_run_exits_3",
