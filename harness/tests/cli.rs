@@ -1079,12 +1079,12 @@ fn accepts(text: &str) {
 
 #[test]
 fn an_unknown_probe_kind_is_named_in_the_formats_words() {
-    // Before: "unknown variant `program`, expected one of bind, layer, exec".
+    // Before: "unknown variant `script`, expected one of bind, layer, exec, program, logs".
     rejects(
         seed()
-            .replace("    layer:\n      snapshot", "    program:\n      snapshot")
+            .replace("    layer:\n      snapshot", "    script:\n      snapshot")
             .as_bytes(),
-        "bad.yaml:53:5: `program` is not a probe kind: write `bind:`, `layer:` or `exec:`",
+        "bad.yaml:53:5: `script` is not a probe kind: write `bind:`, `layer:`, `exec:`, `program:` or `logs:`",
     );
     rejects(
         seed()
@@ -1395,7 +1395,8 @@ fn a_workload_of_several_documents_validates_and_renders() {
 fn workload_mistakes_are_located_where_they_are_written() {
     let two_pods = APP.to_owned()
         + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: helper}\nspec:\n  containers: [{name: helper, image: busybox}]\n";
-    let cases: Vec<(String, Vec<(&str, String)>, &str)> = vec![
+    type Case<'a> = (String, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             with_manifests("    - fixtures/app/app.yaml\n", ""),
             vec![("fixtures/app/app.yaml", two_pods.clone())],
@@ -1459,11 +1460,11 @@ fn workload_mistakes_are_located_where_they_are_written() {
             "is not a script with a `#!` line",
         ),
     ];
+    let located = regex::Regex::new(r"\.yaml:\d+:\d+: ").unwrap();
     for (text, files, expected) in cases {
         let files: Vec<(&str, &str)> = files.iter().map(|(p, b)| (*p, b.as_str())).collect();
         let (code, stderr) = validate_with(&files, &text);
         assert_eq!(code, Some(2), "{expected}: {stderr}");
-        let located = regex::Regex::new(r"\.yaml:\d+:\d+: ").unwrap();
         assert!(located.is_match(&stderr), "no file:line:column in:\n{stderr}");
         assert!(stderr.contains(expected), "`{expected}` not in:\n{stderr}");
         assert!(stderr.contains("help:"), "no hint in:\n{stderr}");
