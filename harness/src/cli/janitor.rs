@@ -19,7 +19,7 @@ pub struct Args {
     /// Only what this run made.
     #[arg(long)]
     run_id: Option<String>,
-    /// Leave the nodes alone: only delete the harness's namespaces (no pod is started on any node).
+    /// Leave the nodes alone: only delete the harness's namespaces and cluster-wide objects (no pod is started on any node).
     #[arg(long)]
     namespaces_only: bool,
 }
@@ -48,7 +48,8 @@ pub fn run(args: Args) -> Exit {
     };
     let run_id = args.run_id.as_deref();
     let cleaned = runtime.block_on(async {
-        let namespaces = cluster::janitor::namespaces(&target, run_id).await?;
+        let mut namespaces = cluster::janitor::namespaces(&target, run_id).await?;
+        namespaces.extend(cluster::janitor::cluster_objects(&target, &scenarios, run_id).await?);
         let nodes = match args.namespaces_only {
             true => Vec::new(),
             false => cluster::janitor::nodes(&target, &scenarios, run_id).await?,
@@ -62,7 +63,10 @@ pub fn run(args: Args) -> Exit {
         }
         Ok((namespaces, nodes)) => {
             for name in namespaces {
-                outln!("removed namespace {name}");
+                match name.split_once('/') {
+                    Some(_) => outln!("removed {name}"),
+                    None => outln!("removed namespace {name}"),
+                }
             }
             for line in nodes {
                 outln!("{line}");

@@ -1,5 +1,6 @@
 //! The janitor: what earlier runs left on a cluster and on its Windows nodes. Namespaces carrying the harness's run
-//! label go by uid; on each node a scenario selects, a short-lived HostProcess pod (in a namespace of the janitor's
+//! label go by uid, and so do the cluster-wide objects of the kinds the scenarios' workloads have; on each node a
+//! scenario selects, a short-lived HostProcess pod (in a namespace of the janitor's
 //! own) stops and deletes the services the harness marked (`HarnessRunId` in the service's registry key) and removes
 //! the folders it copied files into (`C:\ProgramData\harness\<run id>_<case>`), of one run or of all. Nothing else.
 
@@ -53,6 +54,65 @@ pub async fn namespaces(target: &Target, run_id: Option<&str>) -> Result<Vec<Str
     Ok(removed)
 }
 
+/// Deletes the cluster-wide objects earlier runs left on `target` (only those of `run_id`, when given): of every
+/// cluster-wide kind the scenarios' workloads have, those carrying the harness's run label, each by uid, awaited.
+/// Returns `Kind/name` of each.
+pub async fn cluster_objects(
+    target: &Target,
+    scenarios: &[std::sync::Arc<Loaded>],
+    run_id: Option<&str>,
+) -> Result<Vec<String>, String> {
+    use kube::api::DynamicObject;
+    use kube::core::GroupVersionKind;
+    let client = connect::client(target).await.map_err(|e| e.to_string())?;
+    let kinds: std::collections::BTreeSet<(String, String)> = scenarios
+        .iter()
+        .filter(|l| l.scenario.cluster.distribution.has_cluster())
+        .flat_map(|l| l.workload.objects.iter())
+        .filter(|o| matches!(o.scope, crate::scenario::objects::Scope::Cluster { .. }) && o.kind != "Namespace")
+        .map(|o| (o.api_version.clone(), o.kind.clone()))
+        .collect();
+    let mut selector = format!("{}={},{}", MANAGED_BY.0, MANAGED_BY.1, render::RUN_LABEL);
+    if let Some(run_id) = run_id {
+        selector.push_str(&format!("={run_id}"));
+    }
+    let ledger = Ledger::default();
+    let mut removed = Vec::new();
+    for (api_version, kind) in kinds {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+        let gvk = GroupVersionKind::gvk(group, version, &kind);
+        let Ok((resource, _)) = connect::bounded(
+            target.request_timeout,
+            &format!("cannot discover kind {kind}"),
+            kube::discovery::pinned_kind(&client, &gvk),
+        )
+        .await
+        else {
+            continue; // a kind the cluster does not serve holds nothing of the harness's
+        };
+        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+        let found = connect::bounded(
+            target.request_timeout,
+            &format!("cannot list the harness's {kind}s"),
+            api.list(&ListParams::default().labels(&selector)),
+        )
+        .await?;
+        for object in found.items {
+            let (Some(name), Some(uid)) = (object.metadata.name, object.metadata.uid) else {
+                continue;
+            };
+            let claim = ownership::ObjectClaim {
+                resource: resource.clone(),
+                name,
+                uid,
+            };
+            ownership::release_object(&api, &claim, &ledger, target.request_timeout, DELETE_TIMEOUT).await?;
+            removed.push(format!("{kind}/{}", claim.name));
+        }
+    }
+    Ok(removed)
+}
+
 /// Cleans every node the scenarios' cluster cases select: what the node's janitor pod reported removing, one line
 /// each (`<node>: removed service buildkitd (run nightly-42)`).
 pub async fn nodes(
@@ -63,7 +123,10 @@ pub async fn nodes(
     let client = connect::client(target).await.map_err(|e| e.to_string())?;
     // One case per node selector: its rendered pod is what a HostProcess pod of that scenario looks like.
     let mut by_selector: BTreeMap<String, Case> = BTreeMap::new();
-    for loaded in scenarios {
+    for loaded in scenarios
+        .iter()
+        .filter(|l| l.scenario.cluster.distribution.has_cluster())
+    {
         if let Some(case) = matrix::cases(loaded, &[Lane::Cluster]).into_iter().next() {
             let selector = crate::lanes::cluster::preflight::selector(&loaded.scenario.cluster.node_selector);
             by_selector.entry(selector).or_insert(case);
