@@ -1351,10 +1351,11 @@ provisioner: disk.csi.example
 /// namespace and the storage class renamed for the run, the claim following it.
 #[test]
 fn a_workload_of_several_documents_validates_and_renders() {
-    let text = with_manifests("    - fixtures/app/app.yaml\n", "").replace(
-        "probes:\n",
-        "probes:\n  unused-exec:\n    exec: {argv: [cmd.exe, /c, ver]}\n",
-    );
+    // The seed's workaround registers buildkitd; this workload's container is no buildkitd: it sets a variable.
+    let service = "registerService:\n      name: buildkitd\n      hostDir: 'C:\\buildkitd\\bin'\n      logFile: 'C:\\buildkitd\\buildkitd.log'\n";
+    let text = with_manifests("    - fixtures/app/app.yaml\n", "")
+        .replace(service, "env: {APP_MODE: safe}\n")
+        .replace("      service: ok\n", "");
     let (dir, file) = scratch(text.as_bytes());
     std::fs::create_dir_all(dir.path().join("fixtures/app")).unwrap();
     std::fs::write(dir.path().join("fixtures/app/app.yaml"), APP).unwrap();
@@ -1434,6 +1435,11 @@ fn workload_mistakes_are_located_where_they_are_written() {
             ),
             vec![("fixtures/app/app.yaml", APP.to_owned())],
             "`workload` has both `daemonset` and `manifests`",
+        ),
+        (
+            with_manifests("    - fixtures/app/app.yaml\n", ""),
+            vec![("fixtures/app/app.yaml", APP.to_owned())],
+            "`registerService` registers buildkitd with its own `--register-service`, but container `app` does not start buildkitd",
         ),
         (
             seed().replace(

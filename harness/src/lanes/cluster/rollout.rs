@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Node, Pod};
 use kube::api::{Api, DynamicObject, ListParams, LogParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -254,8 +254,8 @@ fn waiting_for(pod: &Pod, reasons: &[&str]) -> Option<String> {
         .map(|c| c.name.clone())
 }
 
-/// The kubelet gave up on `container` of `pod`: its waiting reason, last termination and previous log, for the
-/// judge to classify (`otherwise` when nothing in them is recognised).
+/// The kubelet gave up on `container` of `pod`: its waiting reason, last termination, previous log and the pod's
+/// warning events, for the judge to classify (`otherwise` when nothing in them is recognised).
 async fn gave_up(rolling: &Rolling<'_>, pod: &Pod, container: &str, otherwise: Class) -> Seen {
     let mut text = describe(pod);
     let restarted = container_status(pod, container).is_some_and(|s| s.restart_count > 0);
@@ -269,6 +269,23 @@ async fn gave_up(rolling: &Rolling<'_>, pod: &Pod, container: &str, otherwise: C
         if let Ok(log) = connect::bounded(rolling.connected.timeout, "", rolling.pods.logs(name, &params)).await {
             text.push_str("\nprevious log:\n");
             text.push_str(&log);
+        }
+    }
+    // What the kubelet said of the pod in events (a failed start's full error is often only there).
+    if let Some(name) = pod.metadata.name.as_deref() {
+        let events = Api::<Event>::namespaced(
+            rolling.connected.client.clone(),
+            &pod.metadata.namespace.clone().unwrap_or_default(),
+        );
+        let params = ListParams::default().fields(&format!("involvedObject.name={name}"));
+        if let Ok(listed) = connect::bounded(rolling.connected.timeout, "", events.list(&params)).await {
+            for event in listed.items.iter().filter(|e| e.type_.as_deref() == Some("Warning")) {
+                text.push_str(&format!(
+                    "\nevent {}: {}",
+                    event.reason.as_deref().unwrap_or("-"),
+                    event.message.as_deref().unwrap_or("").trim_end()
+                ));
+            }
         }
     }
     let line = text.lines().next().unwrap_or_default().to_owned();
