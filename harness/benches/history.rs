@@ -52,6 +52,7 @@ fn environment(release: usize) -> Environment {
         containerd: Some(containerd.to_owned()),
         windows_build: Some("20348.4773".to_owned()),
         buildkit: Some("v0.28.0".to_owned()),
+        components: Default::default(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The words every stage shares (DESIGN.md): where a case runs, where a result comes from, and the versions of the
 //! environment. Scenario, lanes, judge and reports depend on this module; it depends on none of them.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -167,9 +169,29 @@ pub struct Environment {
     pub windows_build: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buildkit: Option<String>,
+    /// The scenario's own components (`cluster.components`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub components: BTreeMap<String, String>,
 }
 
 impl Environment {
+    /// The version of the component named `name`: a built-in one, else one of the scenario's own.
+    pub fn named(&self, name: &str) -> Option<&str> {
+        match Component::named(name) {
+            Some(component) => self.get(component),
+            None => self.components.get(name).map(String::as_str),
+        }
+    }
+
+    /// Every version known, built-in components first: `(name, version)`.
+    pub fn versions(&self) -> Vec<(&str, &str)> {
+        Component::ALL
+            .iter()
+            .filter_map(|c| self.get(*c).map(|v| (c.as_str(), v)))
+            .chain(self.components.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .collect()
+    }
+
     /// The declared version of one component.
     pub fn get(&self, component: Component) -> Option<&str> {
         match component {

@@ -660,12 +660,21 @@ fn exec_program_and_logs_probes_are_judged(kubeconfig: &Path) -> Result<(), Fail
     let command = program["detail"]["command"][0].as_str().unwrap_or_default();
     if !command.starts_with(r"C:\ProgramData\harness\test-exec_")
         || !command.ends_with(r"\programs\program-fails\exit-with.cmd")
-        || !program["result"]["first_error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("exit-with 3 fails")
+        || program["first_error"] != "exit-with 3 fails"
     {
         return Err(format!("the program was not delivered and run: {program:#}").into());
+    }
+    // The scenario's own components, observed on the node and in the pod, each with where it came from.
+    let rollout = find(&outcomes, "reproduction", "rollout")?;
+    let components = &rollout["observed"]["components"];
+    let from = &rollout["detail"]["components"];
+    if !components["kernel"].as_str().unwrap_or_default().starts_with("10.0.")
+        || components["buildkitdImage"] != "windows-v0.28.0-servercore-ltsc2022"
+        || components["shim"] != "v0.13.0"
+        || from["shim"]["from"] != "output of `cmd.exe /c echo containerd-shim-runhcs-v1.exe version v0.13.0`"
+        || from["kernel"]["from"] != "nodeInfo.kernelVersion"
+    {
+        return Err(format!("the scenario's components were not observed: {rollout:#}").into());
     }
     if code != Some(0) {
         return Err(format!("exit {code:?}: {outcomes:#?}").into());
@@ -744,7 +753,7 @@ fn a_workload_of_several_objects_rolls_out_and_leaves_nothing(kubeconfig: &Path)
             }
         }
         let rollout = find(&running, variant, "rollout")?;
-        if rollout["result"]["result"] != "ok" || rollout["evidence"] != "simulated" {
+        if rollout["result"] != "ok" || rollout["evidence"] != "simulated" {
             return Err(format!("{variant} did not roll out: {rollout:#}").into());
         }
         // Every probe ran in flannel's pod and was judged.

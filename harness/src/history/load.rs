@@ -510,6 +510,8 @@ fn merge(parsed: Vec<Parsed>, mut problems: Vec<Problem>) -> Result<History, Err
                 containerd: owned(k[2]),
                 windows_build: owned(k[3]),
                 buildkit: owned(k[4]),
+                // The history keeps the built-in components' versions only.
+                components: Default::default(),
             })
             .collect(),
         results: results

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use indexmap::{IndexMap, IndexSet};
 
 use crate::outcome::{Evidence, Outcome, StepResult, Verdict};
-use crate::words::{Component, Environment};
+use crate::words::Environment;
 
 /// The verdicts of earlier runs of one cell (case x lane x step), for the strip drawn under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,14 +26,6 @@ pub struct StripRun {
     pub started: String,
     pub verdict: Verdict,
 }
-
-const COMPONENTS: [Component; 5] = [
-    Component::K0s,
-    Component::Kubelet,
-    Component::Containerd,
-    Component::WindowsBuild,
-    Component::Buildkit,
-];
 
 /// Keys of an outcome's `detail` whose string values (or arrays of strings) name evidence files.
 const FILE_KEYS: [&str; 5] = ["file", "files", "log", "logs", "evidence"];
@@ -438,10 +430,7 @@ fn expectation_implied(verdict: Verdict) -> bool {
 
 /// The observed versions, `containerd 1.7.29 · windowsBuild 20348.4773`; none when nothing was observed.
 fn versions(observed: &Environment) -> Option<String> {
-    let parts: Vec<String> = COMPONENTS
-        .iter()
-        .filter_map(|&c| observed.get(c).map(|v| format!("{} {v}", c.as_str())))
-        .collect();
+    let parts: Vec<String> = observed.versions().iter().map(|(c, v)| format!("{c} {v}")).collect();
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 

@@ -3,7 +3,7 @@
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::outcome::{Outcome, StepResult, Verdict};
-use crate::words::{Component, Lane};
+use crate::words::Lane;
 
 /// The JUnit XML of `outcomes`: as-expected verdicts pass, differing ones fail, infrastructure errors are errors.
 pub fn xml(outcomes: &[Outcome]) -> String {
@@ -57,10 +57,8 @@ fn case(outcome: &Outcome) -> TestCase {
         case.add_property(Property::new("code", code.as_str()));
     }
     // The versions the step was observed on, so a CI dashboard shows what was tested, not only that it was.
-    for component in Component::ALL {
-        if let Some(version) = outcome.observed.get(*component) {
-            case.add_property(Property::new(format!("observed.{}", component.as_str()), version));
-        }
+    for (component, version) in outcome.observed.versions() {
+        case.add_property(Property::new(format!("observed.{component}"), version));
     }
     if let Some(accepted) = &outcome.accepted {
         case.add_property(Property::new("accepted", accepted.as_str()));

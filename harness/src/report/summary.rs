@@ -130,10 +130,7 @@ fn table(rows: &[&Outcome]) -> String {
         } else {
             ""
         };
-        let on: Vec<String> = crate::words::Component::ALL
-            .iter()
-            .filter_map(|c| o.observed.get(*c).map(|v| format!("{} {v}", c.as_str())))
-            .collect();
+        let on: Vec<String> = o.observed.versions().iter().map(|(c, v)| format!("{c} {v}")).collect();
         md.push_str(&format!(
             "| {}{evidence} | {} | {} | {} | {} | {} | {} | {} |\n",
             o.verdict.as_str(),

@@ -126,9 +126,15 @@ pub struct Cluster {
     /// The environment the bug was reported on. Preflight records what it really finds and reports drift.
     #[serde(default)]
     pub expects: Environment,
-    /// Preconditions on the observed environment, e.g. `containerd: ">=1.7"`; unmet, the case is skipped with the value found.
+    /// Preconditions on the observed environment, e.g. `containerd: ">=1.7"` (any component, built-in or declared in
+    /// `components`); unmet, the case is skipped with the value found.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub requires: BTreeMap<Component, String>,
+    pub requires: BTreeMap<String, String>,
+    /// Components of the scenario's own, beyond k0s, kubelet, containerd, windowsBuild and buildkit: each observed
+    /// on the node (a nodeInfo field, an image's tag, or a command's output), recorded with where it came from, and
+    /// usable in `expects.components`, `requires` and as a matrix axis.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub components: IndexMap<String, ComponentSource>,
     /// Which nodes the workload and probes run on.
     pub node_selector: BTreeMap<String, String>,
     /// Whether this scenario's cases may share a node with other cases at once. By default a case has the nodes its
@@ -136,6 +142,22 @@ pub struct Cluster {
     /// binds there: its endpoint port and its service's name.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub parallel: bool,
+}
+
+/// Where a component of the scenario's own is observed. Give exactly one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ComponentSource {
+    /// A field of the node's `status.nodeInfo`, e.g. `kernelVersion`, `osImage`, `kubeProxyVersion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_info: Option<String>,
+    /// `Kind/name` of an object of the workload: the tag of its first container's image, as deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// A command run in the container under test once it is ready: the first version in what it prints, e.g.
+    /// `[containerd-shim-runhcs-v1.exe, --version]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<Vec<String>>,
 }
 
 /// The Kubernetes distribution the bug was reported on. The cluster lane drives any of them through the kube context

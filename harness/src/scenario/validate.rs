@@ -457,29 +457,108 @@ fn rate_reachable(c: &mut Checks, at: &[&str], rate: &Rate, tries: u32, tries_at
     );
 }
 
+/// The fields of a node's `status.nodeInfo` a component may be read from.
+const NODE_INFO: &[&str] = &[
+    "architecture",
+    "bootID",
+    "containerRuntimeVersion",
+    "kernelVersion",
+    "kubeProxyVersion",
+    "kubeletVersion",
+    "machineID",
+    "operatingSystem",
+    "osImage",
+    "systemUUID",
+];
+
 fn environment(c: &mut Checks, scenario: &Scenario) {
-    for (component, requirement) in &scenario.cluster.requires {
-        if let Err(message) = Requirement::parse(requirement) {
+    let cluster = &scenario.cluster;
+    for (name, source) in &cluster.components {
+        let at = ["cluster", "components", name.as_str()];
+        if crate::words::Component::named(name).is_some() || !PARAMETER.is_match(name) {
             c.at(
-                &["cluster", "requires", component.as_str()],
-                message,
-                "write a comparison and a dotted version, e.g. `>=1.7`",
+                &["cluster", "components", &format!("@{name}")],
+                format!("`{name}` cannot name a component of the scenario's own"),
+                "use letters, digits and underscores, and not a built-in component's name (k0s, kubelet, containerd, windowsBuild, buildkit)",
+            );
+        }
+        let given = [
+            source.node_info.is_some(),
+            source.image.is_some(),
+            source.exec.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            c.at(
+                &at,
+                format!("component `{name}` needs exactly one of `nodeInfo`, `image` or `exec`"),
+                "say where it is observed, e.g. `{nodeInfo: kernelVersion}`, `{image: DaemonSet/x}` or `{exec: [tool.exe, --version]}`",
+            );
+        }
+        if let Some(field) = &source.node_info
+            && !NODE_INFO.contains(&field.as_str())
+        {
+            c.at(
+                &[&at[..], &["nodeInfo"]].concat(),
+                format!("`{field}` is not a field of a node's nodeInfo"),
+                format!("one of {}", NODE_INFO.join(", ")),
+            );
+        }
+        if source
+            .exec
+            .as_ref()
+            .is_some_and(|argv| argv.first().is_none_or(|p| p.trim().is_empty()))
+        {
+            c.at(
+                &[&at[..], &["exec"]].concat(),
+                "the command is empty",
+                "give the program and its arguments, e.g. `[containerd-shim-runhcs-v1.exe, --version]`",
             );
         }
     }
-    let declared = &scenario.cluster.expects;
-    for (component, requirement) in &scenario.cluster.requires {
-        if let (Some(version), Ok(requirement)) = (declared.get(*component), Requirement::parse(requirement))
-            && !requirement.matches(version)
-        {
+    let known = |name: &str| crate::words::Component::named(name).is_some() || cluster.components.contains_key(name);
+    let all = || {
+        crate::words::Component::ALL
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .chain(cluster.components.keys().cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for name in cluster.expects.components.keys() {
+        if !cluster.components.contains_key(name) {
             c.at(
-                &["cluster", "requires", component.as_str()],
-                format!(
-                    "the declared {} {version} does not meet `{requirement}`",
-                    component.as_str()
-                ),
-                "the scenario would skip its own declared environment: fix `expects` or `requires`",
+                &["cluster", "expects", "components", &format!("@{name}")],
+                format!("`{name}` is not a component the scenario declares"),
+                "declare it under `cluster.components` (with where it is observed), or remove it",
             );
+        }
+    }
+    for (component, requirement) in &cluster.requires {
+        if !known(component) {
+            c.at(
+                &["cluster", "requires", &format!("@{component}")],
+                format!("`{component}` is not a component"),
+                format!("components: {}; declare others under `cluster.components`", all()),
+            );
+            continue;
+        }
+        match Requirement::parse(requirement) {
+            Err(message) => c.at(
+                &["cluster", "requires", component.as_str()],
+                message,
+                "write a comparison and a dotted version, e.g. `>=1.7`",
+            ),
+            Ok(parsed) => {
+                if let Some(version) = cluster.expects.named(component)
+                    && !parsed.matches(version)
+                {
+                    c.at(
+                        &["cluster", "requires", component.as_str()],
+                        format!("the declared {component} {version} does not meet `{parsed}`"),
+                        "the scenario would skip its own declared environment: fix `expects` or `requires`",
+                    );
+                }
+            }
         }
     }
 }
@@ -522,14 +601,13 @@ fn parameters(c: &mut Checks, scenario: &Scenario) {
                     format!("matrix value `{value}` cannot be part of a case name"),
                     "use a value without spaces, slashes, `|` or control characters",
                 );
-            } else if let Some(component) = crate::words::Component::named(axis)
+            } else if (crate::words::Component::named(axis).is_some() || scenario.cluster.components.contains_key(axis))
                 && crate::scenario::version::numbers(value).is_none()
             {
                 c.at(
                     &["matrix", axis, &i.to_string()],
                     format!(
-                        "`{value}` is not a version: axis `{axis}` selects the cells whose {} version the node runs",
-                        component.as_str()
+                        "`{value}` is not a version: axis `{axis}` selects the cells whose {axis} version the node runs"
                     ),
                     "write a dotted version, e.g. `1.7.29` or `v1.34.2`, or rename the axis if it only labels cases",
                 );
@@ -614,6 +692,19 @@ pub fn against_workload(doc: &Doc, scenario: &Scenario, workload: &crate::scenar
         .filter(|o| o.pods_at().is_some())
         .map(|o| o.id())
         .collect();
+    for (name, source) in &scenario.cluster.components {
+        if let Some(id) = &source.image
+            && !with_pods.contains(id)
+        {
+            problems.push(
+                doc.problem(
+                    &["cluster", "components", name, "image"],
+                    format!("the workload has no object `{id}` that runs pods"),
+                )
+                .help(format!("name one of: {}", with_pods.join(", "))),
+            );
+        }
+    }
     for (name, probe) in &scenario.probes {
         if let Probe::Logs(crate::scenario::model::LogsProbe { object: Some(id), .. }) = probe
             && !with_pods.contains(id)

@@ -9,6 +9,7 @@
 mod apply;
 mod build;
 mod bundle;
+mod components;
 mod connect;
 mod deliver;
 mod exec;
@@ -179,10 +180,24 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     if let Some(pod) = &running {
         context.touched_nodes.store(true, std::sync::atomic::Ordering::SeqCst);
         workload.pod = pod.metadata.name.clone();
-        // The versions that matter are those of the node the workload runs on.
+        // The versions that matter are those of the node the workload runs on, and of what runs in its pod.
         if let Some(node) = rollout::node_of(connected, pod).await {
             connected.evidence = preflight::evidence_of(&node);
             connected.observed = preflight::observed_environment(&node);
+            let mut found = components::before_rollout(case, &node, Some(&manifests));
+            found.extend(
+                components::from_commands(case, &workload, pod.metadata.name.as_deref().unwrap_or_default()).await,
+            );
+            if !found.is_empty() {
+                let from: serde_json::Map<String, serde_json::Value> = found
+                    .iter()
+                    .map(|(name, (version, from))| (name.clone(), json!({ "version": version, "from": from })))
+                    .collect();
+                if let Some(rollout) = observations.iter_mut().rev().find(|o| o.step == "rollout") {
+                    rollout.detail["components"] = serde_json::Value::Object(from);
+                }
+            }
+            connected.observed.components = found.into_iter().map(|(name, (version, _))| (name, version)).collect();
         }
     }
 

@@ -3,10 +3,11 @@
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 
-use crate::lanes::cluster::Connected;
 use crate::lanes::cluster::connect::{self, Target};
+use crate::lanes::cluster::{Connected, components};
 use crate::lanes::{Unobserved, why};
 use crate::outcome::{Evidence, Observation};
+use crate::render;
 use crate::scenario::matrix::Case;
 use crate::scenario::version::{Requirement, names_release};
 use crate::words::{Component, Environment};
@@ -40,13 +41,17 @@ pub async fn preflight(case: &Case, target: &Target) -> Result<Connected, Box<Ob
     let Some(node) = nodes.items.first() else {
         return Err(Box::new(Observation::skipped("preflight", why::no_node(&selector))));
     };
-    let connected = Connected {
+    let mut connected = Connected {
         context: target.name.clone(),
         client,
         timeout: target.request_timeout,
         evidence: evidence_of(node),
         observed: observed_environment(node),
     };
+    // The scenario's own components known before anything runs (nodeInfo fields, images), for `requires` and cells.
+    let manifests = render::render(case, "preflight", &Default::default());
+    let found = components::before_rollout(case, node, Some(&manifests));
+    connected.observed.components = found.into_iter().map(|(name, (version, _))| (name, version)).collect();
     match unmet_requirement(case, &connected.observed).or_else(|| cell_elsewhere(case, &connected.observed)) {
         Some(reason) => Err(Box::new(Observation {
             evidence: connected.evidence,
@@ -84,22 +89,27 @@ fn unmet_requirement(case: &Case, observed: &Environment) -> Option<String> {
         .requires
         .iter()
         .find_map(|(component, requirement)| {
-            let found = observed.get(*component).unwrap_or("unknown");
+            let found = observed.named(component).unwrap_or("unknown");
             (!Requirement::parse(requirement).is_ok_and(|r| r.matches(found)))
-                .then(|| why::requirement_unmet(component.as_str(), found, requirement))
+                .then(|| why::requirement_unmet(component, found, requirement))
         })
 }
 
 /// Why the case's matrix cell is not for this node, if it is not: an axis named after a component (`containerd:
-/// [1.7.3, 1.7.4]`) selects the cells whose value names the release the node runs. buildkit is observed only from
-/// buildkitd itself, later: where its version is not known yet, its axis does not select.
+/// [1.7.3, 1.7.4]`, or one of the scenario's own) selects the cells whose value names the release the node runs.
+/// buildkit is observed only from buildkitd itself, later, and a component read from a command only once the
+/// workload runs: where a version is not known yet, its axis does not select.
 fn cell_elsewhere(case: &Case, observed: &Environment) -> Option<String> {
+    let declared = &case.loaded.scenario.cluster.components;
     case.cell.iter().find_map(|(axis, value)| {
-        let component = Component::named(axis)?;
-        let found = match observed.get(component) {
-            Some(found) => found,
-            None if component == Component::Buildkit => return None,
-            None => "unknown",
+        let found = match (Component::named(axis), observed.named(axis)) {
+            (_, Some(found)) => found,
+            (Some(Component::Buildkit), None) => return None,
+            (Some(_), None) => "unknown",
+            // A component of the scenario's own read from a command is known only once the workload runs.
+            (None, None) if declared.get(axis).is_some_and(|s| s.exec.is_some()) => return None,
+            (None, None) if declared.contains_key(axis) => "unknown",
+            (None, None) => return None,
         };
         (!names_release(value, found)).then(|| why::cell_elsewhere(axis, value, found))
     })
@@ -121,5 +131,6 @@ pub fn observed_environment(node: &Node) -> Environment {
             .map(|i| i.kernel_version.trim_start_matches("10.0.").to_owned()),
         kubelet,
         buildkit: None,
+        components: Default::default(),
     }
 }
