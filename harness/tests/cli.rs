@@ -1439,7 +1439,7 @@ fn workload_mistakes_are_located_where_they_are_written() {
         (
             with_manifests("    - fixtures/app/app.yaml\n", ""),
             vec![("fixtures/app/app.yaml", APP.to_owned())],
-            "`registerService` registers buildkitd with its own `--register-service`, but container `app` does not start buildkitd",
+            "`registerService` copies the program the container starts by its `command`, and container `app` has no `command`",
         ),
         (
             seed().replace(

@@ -1,6 +1,7 @@
 # Shared by the workaround's start and stop. Every scenario value comes from the environment, never pasted into
-# this script: HARNESS_SERVICE_NAME, HARNESS_SERVICE_DIR, HARNESS_RUN_ID, and the command lines the harness quoted
-# for buildkitd.exe and sc.exe (HARNESS_*_ARGS).
+# this script: HARNESS_SERVICE_NAME, HARNESS_SERVICE_DIR, HARNESS_RUN_ID, HARNESS_PROGRAM (the container's program)
+# and HARNESS_PROGRAM_FILE (its file name), HARNESS_REGISTER_WITH (`program` or `sc`), and the command lines the
+# harness quoted for the program and sc.exe (HARNESS_*_ARGS).
 $ErrorActionPreference = 'Stop'
 $name = $env:HARNESS_SERVICE_NAME
 $dir = $env:HARNESS_SERVICE_DIR
@@ -17,7 +18,7 @@ if ([string]::IsNullOrEmpty($runId)) {
     exit 1
 }
 
-$exe = Join-Path $dir 'buildkitd.exe'
+$exe = Join-Path $dir $env:HARNESS_PROGRAM_FILE
 $sc = Join-Path $env:SystemRoot 'System32\sc.exe'
 # Where the harness marks a service as its own: a value in the service's registry key, which goes with the service.
 $key = "HKLM:\SYSTEM\CurrentControlSet\Services\$name"
@@ -65,7 +66,7 @@ function Invoke-Quoted([string] $program, [string] $arguments) {
 
 # Stops, unregisters and deletes the service, but only one the harness registered: of this run, or of any run with
 # -AnyRun (a leftover found at start). Any other service of that name is left untouched.
-function Remove-BuildkitService([switch] $AnyRun) {
+function Remove-HarnessService([switch] $AnyRun) {
     $service = Get-ExactService
     if ($null -eq $service) { return }
     $mark = Get-HarnessMark
@@ -82,7 +83,7 @@ function Remove-BuildkitService([switch] $AnyRun) {
         $service.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(60))
     }
     # --unregister-service deletes the service without stopping it first, hence the stop above.
-    if (Test-Path -LiteralPath $exe) { Invoke-Quoted $exe $env:HARNESS_UNREGISTER_ARGS | Out-Null }
+    if ($env:HARNESS_UNREGISTER_ARGS -and (Test-Path -LiteralPath $exe)) { Invoke-Quoted $exe $env:HARNESS_UNREGISTER_ARGS | Out-Null }
     if ($null -ne (Get-ExactService)) { Invoke-Quoted $sc $env:HARNESS_SC_DELETE_ARGS | Out-Null }
     Write-Output "harness: service $name stopped and unregistered"
 }

@@ -1,5 +1,6 @@
-//! The service workaround as a DaemonSet: copy buildkitd.exe to a host folder, register and start the service, report its
-//! state while the pod lives, and stop and unregister it when the pod stops.
+//! The service workaround in the workload: copy the container's program to a host folder, register it as a service
+//! (by its own `--register-service`, or with `sc.exe create`) and start it, report its state while the pod lives,
+//! and stop and unregister it when the pod stops.
 
 use base64::Engine;
 use std::collections::BTreeMap;
@@ -7,7 +8,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, EnvVar, ExecAction, Lifecycle, LifecycleHandler, PodSpec};
 
 use super::winargs::command_line;
-use crate::scenario::model::RegisterService;
+use crate::scenario::model::{RegisterService, Registration};
 
 const COMMON: &str = include_str!("service-common.ps1");
 const START: &str = include_str!("service-start.ps1");
@@ -19,7 +20,7 @@ pub fn service_start_script() -> String {
 
 /// The PowerShell that stops and unregisters the service: the container's preStop hook, and the harness's teardown.
 pub fn service_stop_script() -> String {
-    format!("{COMMON}\nRemove-BuildkitService\n")
+    format!("{COMMON}\nRemove-HarnessService\n")
 }
 
 /// `powershell.exe ... -EncodedCommand`: the script travels as base64 of UTF-16LE, so no shell in between
@@ -51,30 +52,60 @@ pub fn single_quoted(text: &str) -> String {
 pub const START_ANNOTATION: &str = "harness/service-start-script";
 pub const STOP_ANNOTATION: &str = "harness/service-stop-script";
 
-/// Turns the container at `index` from "run buildkitd" into "run buildkitd as a service" for the run `run_id`, keeping
-/// its arguments. The command lines for buildkitd.exe and sc.exe are quoted here, so the script passes them on as they
-/// are.
+/// Turns the container at `index` from "run the program" into "run the program as a service" for the run `run_id`,
+/// keeping its arguments (or taking the service's own). The command lines for the program and sc.exe are quoted
+/// here, so the script passes them on as they are.
 pub fn apply(pod: &mut PodSpec, index: usize, service: &RegisterService, run_id: &str) {
     let container: &mut Container = &mut pod.containers[index];
     let command = container.command.as_deref().unwrap_or_default();
-    let executable = command.first().cloned().unwrap_or_default();
+    let program = command.first().cloned().unwrap_or_default();
+    let file_name = program.rsplit(['\\', '/']).next().unwrap_or_default().to_owned();
+    let args: Vec<String> = match &service.args {
+        Some(args) => args.clone(),
+        None => command
+            .iter()
+            .skip(1)
+            .chain(container.args.iter().flatten())
+            .cloned()
+            .collect(),
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let log_file = format!("--log-file={}", service.log_file);
-    let register: Vec<&str> = ["--register-service", "--service-name", &service.name]
-        .into_iter()
-        .chain(command.iter().skip(1).map(String::as_str))
-        .chain(container.args.iter().flatten().map(String::as_str))
-        .chain([log_file.as_str()])
-        .collect();
+    let installed = format!(r"{}\{file_name}", service.host_dir.trim_end_matches('\\'));
+    let (with, register, unregister) = match service.register {
+        Registration::Itself => (
+            "program",
+            command_line(
+                &["--register-service", "--service-name", &service.name]
+                    .into_iter()
+                    .chain(args.iter().copied())
+                    .chain([log_file.as_str()])
+                    .collect::<Vec<_>>(),
+            ),
+            command_line(&["--unregister-service", "--service-name", &service.name]),
+        ),
+        Registration::Sc => {
+            let bin_path = command_line(
+                &std::iter::once(installed.as_str())
+                    .chain(args.iter().copied())
+                    .collect::<Vec<_>>(),
+            );
+            (
+                "sc",
+                command_line(&["create", &service.name, "binPath=", &bin_path, "start=", "demand"]),
+                String::new(),
+            )
+        }
+    };
     let env = [
         ("HARNESS_RUN_ID", run_id.to_owned()),
         ("HARNESS_SERVICE_NAME", service.name.clone()),
         ("HARNESS_SERVICE_DIR", service.host_dir.clone()),
-        ("HARNESS_BUILDKITD_EXE", executable),
-        ("HARNESS_REGISTER_ARGS", command_line(&register)),
-        (
-            "HARNESS_UNREGISTER_ARGS",
-            command_line(&["--unregister-service", "--service-name", &service.name]),
-        ),
+        ("HARNESS_PROGRAM", program),
+        ("HARNESS_PROGRAM_FILE", file_name),
+        ("HARNESS_REGISTER_WITH", with.to_owned()),
+        ("HARNESS_REGISTER_ARGS", register),
+        ("HARNESS_UNREGISTER_ARGS", unregister),
         ("HARNESS_SC_DELETE_ARGS", command_line(&["delete", &service.name])),
     ];
     container
@@ -184,6 +215,8 @@ mod tests {
             name: "buildkitd".into(),
             host_dir: r"C:\it's & \bin".into(),
             log_file: r#"C:\"log-sentinel".log"#.into(),
+            register: Registration::Itself,
+            args: None,
         };
         apply(&mut pod, 0, &service, "run-sentinel");
         let container = &pod.containers[0];
@@ -207,7 +240,7 @@ mod tests {
         assert_eq!(env["HARNESS_SERVICE_NAME"], service.name);
         assert_eq!(env["HARNESS_SERVICE_DIR"], service.host_dir);
         assert_eq!(
-            env["HARNESS_BUILDKITD_EXE"],
+            env["HARNESS_PROGRAM"],
             "$env:CONTAINER_SANDBOX_MOUNT_POINT/buildkit/buildkitd.exe"
         );
         assert_eq!(
@@ -256,6 +289,8 @@ mod tests {
             name: r#"svc" --addr "tcp://0.0.0.0:4445"#.into(),
             host_dir: r"C:\buildkitd\bin".into(),
             log_file: r#"C:\x.log" --addr "tcp://0.0.0.0:4444"#.into(),
+            register: Registration::Itself,
+            args: None,
         };
         apply(&mut pod, 0, &service, "run-1");
         let register = split(&environment(&pod.containers[0])["HARNESS_REGISTER_ARGS"]);
@@ -301,9 +336,36 @@ mod tests {
         assert!(start.contains("ERROR_SERVICE_EXISTS (1073) harness: service $name exists and was not registered by the harness; nothing was changed"));
         // The unmarked service is refused before the leftover removal, the copy and the registration.
         let refused = start.find("ERROR_SERVICE_EXISTS").unwrap();
-        let removal = start.find("Remove-BuildkitService -AnyRun").unwrap();
+        let removal = start.find("Remove-HarnessService -AnyRun").unwrap();
         assert!(refused < removal && removal < start.find("$env:HARNESS_REGISTER_ARGS").unwrap());
         assert!(start.find("Set-HarnessMark\n").unwrap() < start.find("Start-Service").unwrap());
-        assert!(stop.ends_with("Remove-BuildkitService\n"));
+        assert!(stop.ends_with("Remove-HarnessService\n"));
+    }
+
+    /// `register: sc`: sc.exe creates the service with the copied program and its arguments as one quoted binPath,
+    /// and nothing asks the program to unregister itself.
+    #[test]
+    fn sc_registers_a_program_that_is_a_service_of_its_own() {
+        let mut pod = pod(&["-v=5", r"--log_dir=C:\csi proxy\logs"]);
+        pod.containers[0].command = Some(vec![r"$env:CONTAINER_SANDBOX_MOUNT_POINT\csi-proxy.exe".into()]);
+        let service = RegisterService {
+            name: "csiproxy".into(),
+            host_dir: r"C:\csi-proxy".into(),
+            log_file: r"C:\csi proxy\logs\csi-proxy.log".into(),
+            register: Registration::Sc,
+            args: None,
+        };
+        apply(&mut pod, 0, &service, "run-1");
+        let env = environment(&pod.containers[0]);
+        assert_eq!(env["HARNESS_REGISTER_WITH"], "sc");
+        assert_eq!(env["HARNESS_PROGRAM_FILE"], "csi-proxy.exe");
+        assert_eq!(env["HARNESS_UNREGISTER_ARGS"], "");
+        let register = split(&env["HARNESS_REGISTER_ARGS"]);
+        assert_eq!(register[..3], ["create", "csiproxy", "binPath="]);
+        assert_eq!(register[4..], ["start=", "demand"]);
+        assert_eq!(
+            split(&register[3]),
+            [r"C:\csi-proxy\csi-proxy.exe", "-v=5", r"--log_dir=C:\csi proxy\logs"]
+        );
     }
 }

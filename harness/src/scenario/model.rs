@@ -293,16 +293,45 @@ pub struct Patch {
     pub merge: Option<serde_json::Value>,
 }
 
-/// The service workaround: copy buildkitd.exe to a host folder, register it from there, start it; stop and unregister on the way out.
+/// The service workaround: the container under test's program copied to a host folder, registered as a Windows
+/// service from there, started; stopped and unregistered on the way out. buildkitd's `--register-service` is one
+/// way of registering (`register: self`), `sc.exe create` the other (`register: sc`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterService {
-    /// The Windows service name (`--service-name`).
+    /// The Windows service name.
     pub name: String,
-    /// A real host folder the binary is copied to (the sandbox mount is visible only inside the silo).
+    /// A real host folder the program is copied to (the sandbox mount is visible only inside the silo).
     pub host_dir: String,
-    /// Where the service writes its log (`--log-file`); as a service buildkitd logs nowhere otherwise.
+    /// Where the service writes its log: passed as `--log-file` when the program registers itself, and kept as
+    /// evidence when a step fails (a service logs nowhere else).
     pub log_file: String,
+    /// How the service is registered: `self`, the program's own `--register-service --service-name NAME` (buildkitd,
+    /// containerd, dockerd; the default), or `sc`, `sc.exe create NAME binPath= "PROGRAM ARGS"` (a program that is a
+    /// Windows service of its own, such as csi-proxy).
+    #[serde(default, skip_serializing_if = "Registration::is_self")]
+    pub register: Registration,
+    /// The program's arguments as a service (default: the container's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+}
+
+/// How a service is registered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Registration {
+    /// `PROGRAM --register-service --service-name NAME ARGS --log-file=LOG`.
+    #[default]
+    #[serde(rename = "self")]
+    Itself,
+    /// `sc.exe create NAME binPath= "PROGRAM ARGS" start= demand`.
+    Sc,
+}
+
+impl Registration {
+    fn is_self(&self) -> bool {
+        *self == Registration::Itself
+    }
 }
 
 /// A probe, run inside the workload's context or on a Windows host.

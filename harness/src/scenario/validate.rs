@@ -1118,28 +1118,28 @@ pub fn pod_object(
         None => {}
         Some((index, container)) => {
             let index_text = index.to_string();
-            // The service workaround registers buildkitd with buildkitd's own `--register-service`: it needs the
-            // container to start buildkitd by its command.
-            let starts_buildkitd = container.command.as_ref().and_then(|c| c.first()).is_some_and(|exe| {
-                let file = exe.rsplit(['\\', '/']).next().unwrap_or_default().to_ascii_lowercase();
-                file == "buildkitd.exe" || file == "buildkitd"
-            });
+            let args_at = joined(pods_at, &["containers", &index_text, "args"]);
+            // The service workaround copies the program the container starts by its `command` and registers it.
+            let program = container
+                .command
+                .as_ref()
+                .and_then(|c| c.first())
+                .filter(|p| !p.trim().is_empty());
             if let Some((variant, _)) = scenario.variants.iter().find(|(_, v)| v.register_service.is_some())
-                && !starts_buildkitd
+                && program.is_none()
             {
                 problems.push(
                     scenario_doc
                         .problem(
                             &["variants", variant, "@registerService"],
                             format!(
-                                "`registerService` registers buildkitd with its own `--register-service`, but container `{}` does not start buildkitd by its `command`",
+                                "`registerService` copies the program the container starts by its `command`, and container `{}` has no `command`",
                                 container.name
                             ),
-                            )
-                        .help("give the container `command: [<path>\\buildkitd.exe]` (its arguments in `args`), or change the workaround with `patches`, `image`, `args` or `env`"),
+                        )
+                        .help("give the container `command: [<path of the program>]` (its arguments in `args`), or change the workaround with `patches`, `image`, `args` or `env`"),
                 );
             }
-            let args_at = joined(pods_at, &["containers", &index_text, "args"]);
             let args = container.args.iter().flatten();
             let addrs: Vec<&String> = args
                 .clone()
