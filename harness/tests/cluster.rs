@@ -1018,13 +1018,103 @@ fn janitor_removes_the_runs_cluster_wide_objects(kubeconfig: &Path) -> Result<()
     Ok(())
 }
 
+/// Sets the Ready condition of the test bed's Windows node (`True` or `False`) through its status.
+fn set_node_ready(kubeconfig: &Path, ready: bool) -> Result<(), Failed> {
+    let listed = kubectl(
+        kubeconfig,
+        &["get", "nodes", "-l", "kubernetes.io/os=windows", "-o", "name"],
+    );
+    let node = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let (status, reason) = if ready {
+        ("True", "KubeletReady")
+    } else {
+        ("False", "TestNotReady")
+    };
+    let patch = format!(
+        r#"{{"status":{{"conditions":[{{"type":"Ready","status":"{status}","reason":"{reason}","message":"set by tests/cluster.rs"}}]}}}}"#
+    );
+    let patched = kubectl(kubeconfig, &["patch", &node, "--subresource=status", "-p", &patch]);
+    if patched.status.success() {
+        Ok(())
+    } else {
+        Err(format!("cannot patch {node}: {}", String::from_utf8_lossy(&patched.stderr)).into())
+    }
+}
+
+/// The node goes NotReady while a probe hangs on it: the step ends at once as `node-not-ready` (infrastructure:
+/// exit 3), the steps after it are skipped with that reason, teardown still runs, and nothing is left.
+fn a_node_going_not_ready_ends_the_step(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-not-ready";
+    let out = tempfile::tempdir().unwrap();
+    let scenario = "harness/tests/scenarios/testbed-interrupt.yaml";
+    let mut child = spawn_until(
+        &mut scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path()),
+        || !run_folders(run_id).is_empty(),
+        "delivered its probe",
+    )?;
+    // The first probe ran; the second hangs on the node.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let went = std::time::Instant::now();
+    let patched = set_node_ready(kubeconfig, false);
+    let deadline = went + std::time::Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let took = went.elapsed();
+    set_node_ready(kubeconfig, true)?;
+    patched?;
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let Some(status) = status else {
+        return Err(format!("the run did not end within 90 s of the node going NotReady: {outcomes:#?}").into());
+    };
+    let hung = outcomes
+        .iter()
+        .find(|o| o["class"] == "node-not-ready")
+        .ok_or_else(|| format!("no step ended node-not-ready: {outcomes:#?}"))?;
+    let teardown = find(&outcomes, "reproduction", "teardown")?;
+    if status.code() != Some(3)
+        || hung["verdict"] != "infra-error"
+        || !hung["first_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("went NotReady (TestNotReady")
+        || teardown["result"] != "ok"
+    {
+        return Err(format!("exit {:?}: {outcomes:#?}", status.code()).into());
+    }
+    println!(
+        "the step ended {:.1} s after the node went NotReady",
+        took.as_secs_f64()
+    );
+    if !run_folders(run_id).is_empty() {
+        return Err("the run left its folder on the node".into());
+    }
+    no_namespace_left(kubeconfig, run_id)
+}
+
 /// One test against the test bed, given its kubeconfig.
 type Test = fn(&Path) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 16] = [
+    let tests: [(&str, Test); 17] = [
+        (
+            "cluster::a_node_going_not_ready_ends_the_step",
+            a_node_going_not_ready_ends_the_step,
+        ),
         (
             "cluster::janitor_removes_the_runs_cluster_wide_objects",
             janitor_removes_the_runs_cluster_wide_objects,

@@ -62,6 +62,8 @@ pub enum Class {
     Cancelled,
     /// The harness refused to act on something it could not prove this run made; nothing was changed.
     NotOwned,
+    /// The node the workload ran on stopped being Ready while a step ran on it.
+    NodeNotReady,
     /// A class a scenario or a shared `classes/` file declares, with its own rules (see [`super::declared`]).
     Declared(&'static Declared),
 }
@@ -127,6 +129,7 @@ impl Class {
         Class::StepTimeout,
         Class::Cancelled,
         Class::NotOwned,
+        Class::NodeNotReady,
     ];
 
     /// The stable identifier, e.g. `bindflt-access-denied`.
@@ -163,6 +166,7 @@ impl Class {
             Class::StepTimeout => "step-timeout",
             Class::Cancelled => "cancelled",
             Class::NotOwned => "not-owned",
+            Class::NodeNotReady => "node-not-ready",
             Class::Declared(declared) => declared.name,
         }
     }
@@ -209,6 +213,7 @@ impl Class {
                 | Class::StepTimeout
                 | Class::Cancelled
                 | Class::NotOwned
+                | Class::NodeNotReady
         )
     }
 

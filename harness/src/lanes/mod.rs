@@ -113,6 +113,9 @@ pub enum Unobserved {
     /// A wait ran out.
     #[error("{0} ({help})", help = why::unobserved::TIMEOUT)]
     Timeout(String),
+    /// The node stopped being Ready while the step ran.
+    #[error("{0} ({help})", help = why::unobserved::NODE_NOT_READY)]
+    NodeNotReady(String),
 }
 
 impl Unobserved {
@@ -121,6 +124,7 @@ impl Unobserved {
             Unobserved::Api(_) | Unobserved::Exec(_) => Class::ExecFailed,
             Unobserved::NotOwned(_) => Class::NotOwned,
             Unobserved::Timeout(_) => Class::StepTimeout,
+            Unobserved::NodeNotReady(_) => Class::NodeNotReady,
         }
     }
 }

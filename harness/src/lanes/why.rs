@@ -111,7 +111,12 @@ pub mod unobserved {
     /// A wait ran out.
     pub const TIMEOUT: &str =
         "look at the cluster's events for the step; raise --request-timeout if the cluster is slow";
+    /// The node went NotReady during the step.
+    pub const NODE_NOT_READY: &str = "the node's kubelet stopped reporting Ready: look at the node (kubectl describe node) and rerun when it is Ready";
 }
+
+/// A step after the node the workload ran on went NotReady in an earlier one.
+pub const NODE_WENT_AWAY: &str = "the node went NotReady during an earlier step (see it)";
 
 /// Which contexts a scenario may act on, as a clause: its own `cluster.contexts`, and always the test bed.
 fn allowed_contexts(allowed: &[String]) -> String {

@@ -166,6 +166,38 @@ pub async fn while_answering<T>(client: Client, timeout: Duration, wait: impl Fu
     }
 }
 
+/// Runs `step` while node `node` stays Ready (watched, not polled): the node's Ready condition as a reason, when
+/// it stops being true first.
+pub async fn while_node_ready<T>(client: Client, node: &str, step: impl Future<Output = T>) -> Result<T, String> {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let nodes = Api::<k8s_openapi::api::core::v1::Node>::all(client);
+    let config = watcher::Config::default().fields(&format!("metadata.name={node}"));
+    let not_ready = async {
+        let mut seen = std::pin::pin!(watcher(nodes, config).default_backoff().applied_objects());
+        while let Some(found) = seen.next().await {
+            let Ok(found) = found else { continue };
+            let ready = found
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+            if let Some(ready) = ready.filter(|c| c.status != "True") {
+                return format!(
+                    "node {node} went NotReady ({}: {})",
+                    ready.reason.as_deref().unwrap_or(&ready.status),
+                    ready.message.as_deref().unwrap_or("no message")
+                );
+            }
+        }
+        std::future::pending().await
+    };
+    tokio::select! {
+        done = step => Ok(done),
+        reason = not_ready => Err(reason),
+    }
+}
+
 fn read_kubeconfig() -> Result<Kubeconfig, Error> {
     Kubeconfig::read().map_err(|e| Error::Kubeconfig(redact::secrets(&e.to_string()).into_owned()))
 }

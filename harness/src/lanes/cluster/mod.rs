@@ -201,10 +201,11 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         }
     }
 
-    // bindprobe goes onto the node once per case, before the first of its probes; a probe that cannot be delivered
-    // is a step the lane could not observe.
-    let mut delivered: Option<Result<String, String>> = None;
-    let mut copied_any = false;
+    // Every step after the rollout runs while the workload's node stays Ready; after it went NotReady, the rest are
+    // skipped with that reason.
+    let node = running.as_ref().and_then(|p| p.spec.as_ref()?.node_name.clone());
+    let mut gone = false;
+    let mut copied = Copied::default();
     let case_folder = deliver::case_folder(&context.run_id, case);
     for (name, probe) in &case.loaded.scenario.probes {
         let step = format!("probe/{name}");
@@ -213,64 +214,37 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        let observation = match probe {
-            model::Probe::Logs(logs) => logs::read(&workload, &manifests, pod, &step, logs).await,
-            model::Probe::Program(program) => {
-                let simulated = connected.evidence == Evidence::Simulated;
-                match deliver::program(
-                    &workload,
-                    pod,
-                    &case.loaded.root,
-                    program,
-                    name,
-                    &case_folder,
-                    simulated,
-                )
-                .await
-                {
-                    Ok(path) => {
-                        copied_any = true;
-                        let argv: Vec<String> = std::iter::once(path).chain(program.args.iter().cloned()).collect();
-                        tried(program.tries, async |_| {
-                            probing::run_command(&workload, pod, &step, &argv, program.status).await
-                        })
-                        .await
-                    }
-                    Err(deliver::NotDelivered::Skipped(reason)) => Observation::skipped(&step, reason),
-                    Err(deliver::NotDelivered::Failed(e)) => Observation::of(&step, Unobserved::Exec(e).into()),
-                }
-            }
-            _ => {
-                if delivered.is_none() && probe.runs_bindprobe() {
-                    delivered = Some(match &context.probe.0 {
-                        Ok(sent) => deliver::deliver(&workload, pod, sent, &case_folder).await,
-                        Err(_) => Err(String::new()),
-                    });
-                    copied_any |= matches!(delivered, Some(Ok(_)));
-                }
-                let exe = match (&delivered, &context.probe.0) {
-                    (Some(Ok(path)), _) => probing::Exe::Delivered(path, &context.probe.0),
-                    // Nothing to deliver: the image's own bindprobe.exe, said so in the outcome.
-                    (_, Err(missing)) => probing::Exe::Image(missing),
-                    (Some(Err(e)), Ok(_)) => {
-                        let observation = Observation::of(&step, Unobserved::Exec(e.clone()).into());
-                        observations.push(observation.timed(started));
-                        continue;
-                    }
-                    // An exec probe before any of bindprobe's: no bindprobe runs.
-                    (None, Ok(_)) => probing::Exe::Image("no bindprobe probe ran yet"),
-                };
-                tried(probe.tries(), async |_| {
-                    probing::probe(&workload, pod, &step, probe, exe).await
-                })
-                .await
-            }
+        let on = Step {
+            client: connected.client.clone(),
+            node: node.as_deref(),
+            name: &step,
         };
+        let simulated = connected.evidence == Evidence::Simulated;
+        let run = probe_step(
+            case,
+            context,
+            &workload,
+            &manifests,
+            pod,
+            (name, probe),
+            &case_folder,
+            simulated,
+            &mut copied,
+        );
+        let observation = on.node(&mut gone, run).await;
         observations.push(observation.timed(started));
     }
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
     if let Some(registered) = registered {
-        observations.push(service::state(registered, &workload, connected.evidence).await);
+        let on = Step {
+            client: connected.client.clone(),
+            node: node.as_deref(),
+            name: "service",
+        };
+        let observation = on
+            .node(&mut gone, service::state(registered, &workload, connected.evidence))
+            .await;
+        observations.push(observation);
     }
     let folder = context.evidence_folder(case);
     for (name, build) in &case.loaded.scenario.builds {
@@ -279,10 +253,16 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        let observation = tried(build.tries, async |attempt| {
+        let step = format!("build/{name}");
+        let on = Step {
+            client: connected.client.clone(),
+            node: node.as_deref(),
+            name: &step,
+        };
+        let run = tried(build.tries, async |attempt| {
             build::build(connected, case, pod, name, build, folder.as_ref(), attempt).await
-        })
-        .await;
+        });
+        let observation = on.node(&mut gone, run).await;
         observations.push(observation.timed(started));
     }
     // A step failed: keep what the cluster shows of it before teardown removes it, and name the files in each failure.
@@ -299,12 +279,99 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let made = teardown::Made {
         claim,
         made,
-        delivered: copied_any,
+        delivered: copied.any,
         held: Some(held),
     };
     let seen = teardown::teardown(case, &workload, connected, &namespaces, made, context).await;
     observations.push(Observation::of("teardown", seen).detail(detail).timed(started));
     observations
+}
+
+/// A step after the rollout, on the node the workload runs on.
+struct Step<'a> {
+    client: Client,
+    node: Option<&'a str>,
+    name: &'a str,
+}
+
+impl Step<'_> {
+    /// Runs the step while its node stays Ready: `node-not-ready` (and `gone` set) when the node stops being Ready
+    /// first; skipped when it went NotReady in an earlier step.
+    async fn node(&self, gone: &mut bool, run: impl std::future::Future<Output = Observation>) -> Observation {
+        if *gone {
+            return Observation::skipped(self.name, why::NODE_WENT_AWAY);
+        }
+        let Some(node) = self.node else { return run.await };
+        match connect::while_node_ready(self.client.clone(), node, run).await {
+            Ok(observation) => observation,
+            Err(reason) => {
+                *gone = true;
+                Observation::of(self.name, Unobserved::NodeNotReady(reason).into())
+            }
+        }
+    }
+}
+
+/// What a case copied onto the node: bindprobe (once, before the first of its probes: how that went), and whether
+/// anything was copied at all (teardown then removes the case's folder).
+#[derive(Default)]
+struct Copied {
+    bindprobe: Option<Result<String, String>>,
+    any: bool,
+}
+
+/// Runs probe `name` in `pod`: a log read, a program delivered and run, or bindprobe (delivered first) or a command.
+#[allow(clippy::too_many_arguments)]
+async fn probe_step(
+    case: &Case,
+    context: &Context,
+    workload: &Workload,
+    manifests: &render::Manifests,
+    pod: &str,
+    (name, probe): (&String, &model::Probe),
+    case_folder: &str,
+    simulated: bool,
+    copied: &mut Copied,
+) -> Observation {
+    let step = format!("probe/{name}");
+    match probe {
+        model::Probe::Logs(logs) => logs::read(workload, manifests, pod, &step, logs).await,
+        model::Probe::Program(program) => {
+            match deliver::program(workload, pod, &case.loaded.root, program, name, case_folder, simulated).await {
+                Ok(path) => {
+                    copied.any = true;
+                    let argv: Vec<String> = std::iter::once(path).chain(program.args.iter().cloned()).collect();
+                    tried(program.tries, async |_| {
+                        probing::run_command(workload, pod, &step, &argv, program.status).await
+                    })
+                    .await
+                }
+                Err(deliver::NotDelivered::Skipped(reason)) => Observation::skipped(&step, reason),
+                Err(deliver::NotDelivered::Failed(e)) => Observation::of(&step, Unobserved::Exec(e).into()),
+            }
+        }
+        _ => {
+            if copied.bindprobe.is_none() && probe.runs_bindprobe() {
+                copied.bindprobe = Some(match &context.probe.0 {
+                    Ok(sent) => deliver::deliver(workload, pod, sent, case_folder).await,
+                    Err(_) => Err(String::new()),
+                });
+                copied.any |= matches!(copied.bindprobe, Some(Ok(_)));
+            }
+            let exe = match (&copied.bindprobe, &context.probe.0) {
+                (Some(Ok(path)), _) => probing::Exe::Delivered(path, &context.probe.0),
+                // Nothing to deliver: the image's own bindprobe.exe, said so in the outcome.
+                (_, Err(missing)) => probing::Exe::Image(missing),
+                (Some(Err(e)), Ok(_)) => return Observation::of(&step, Unobserved::Exec(e.clone()).into()),
+                // An exec probe before any of bindprobe's: no bindprobe runs.
+                (None, Ok(_)) => probing::Exe::Image("no bindprobe probe ran yet"),
+            };
+            tried(probe.tries(), async |_| {
+                probing::probe(workload, pod, &step, probe, exe).await
+            })
+            .await
+        }
+    }
 }
 
 /// `tries: N`: runs the step N times (`run(1)`, ..., `run(N)`); the first run's observation carries every run's
