@@ -1437,6 +1437,16 @@ fn workload_mistakes_are_located_where_they_are_written() {
             "`workload` has both `daemonset` and `manifests`",
         ),
         (
+            seed().replace("  contexts: [k0s-windows]\n", "  contexts: [k0s-windows]\n  cells: {buildkit=v0.1.0: k0s-windows}\n"),
+            vec![],
+            "`v0.1.0` is not a value of axis `buildkit`",
+        ),
+        (
+            seed().replace("  contexts: [k0s-windows]\n", "  contexts: [k0s-windows]\n  cells: {buildkit=v0.28.0: eks-elsewhere}\n"),
+            vec![],
+            "context `eks-elsewhere` is not one this scenario may act on",
+        ),
+        (
             with_manifests("    - fixtures/app/app.yaml\n", ""),
             vec![("fixtures/app/app.yaml", APP.to_owned())],
             "`registerService` copies the program the container starts by its `command`, and container `app` has no `command`",

@@ -1104,13 +1104,65 @@ fn a_node_going_not_ready_ends_the_step(kubeconfig: &Path) -> Result<(), Failed>
     no_namespace_left(kubeconfig, run_id)
 }
 
+/// A scenario maps its 1.7.29 cell to the test bed's context (`cluster.cells`): a run without `--context` connects
+/// to it and runs that cell there; the 1.7.4 cell, mapped to nothing, has no cluster and is skipped with that reason.
+fn a_cell_mapped_to_a_context_runs_there(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-mapped";
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(repository())
+        .env("KUBECONFIG", kubeconfig)
+        .args(["run", "--lane", "cluster", "--run-id", run_id, "--out"])
+        .arg(out.path())
+        .arg("harness/tests/scenarios/testbed-mapped.yaml")
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
+    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let in_cell = |containerd: &str| -> Vec<Value> {
+        outcomes
+            .iter()
+            .filter(|o| o["cell"]["containerd"] == containerd)
+            .cloned()
+            .collect()
+    };
+    let (mapped, unmapped) = (in_cell("1.7.29"), in_cell("1.7.4"));
+    let rollout = find(&mapped, "reproduction", "rollout")?;
+    let probe = find(&mapped, "reproduction", "probe/bind-plain-dirs")?;
+    if rollout["verdict"] != "passed" || probe["verdict"] != "reproduced" || rollout["evidence"] != "simulated" {
+        return Err(format!("the mapped cell did not run on the test bed: {mapped:#?}").into());
+    }
+    let lane = find(&unmapped, "reproduction", "lane")?;
+    if lane["verdict"] != "skipped"
+        || !lane["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("no kube context named")
+    {
+        return Err(format!("the unmapped cell was not skipped for want of a context: {unmapped:#?}").into());
+    }
+    if output.status.code() != Some(0) {
+        return Err(format!(
+            "exit {:?}: {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    no_namespace_left(kubeconfig, run_id)
+}
+
 /// One test against the test bed, given its kubeconfig.
 type Test = fn(&Path) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 17] = [
+    let tests: [(&str, Test); 18] = [
+        (
+            "cluster::a_cell_mapped_to_a_context_runs_there",
+            a_cell_mapped_to_a_context_runs_there,
+        ),
         (
             "cluster::a_node_going_not_ready_ends_the_step",
             a_node_going_not_ready_ends_the_step,

@@ -110,31 +110,53 @@ pub fn run(args: Args) -> Exit {
     let stop = Arc::new(tokio::sync::Notify::new());
     runtime.spawn(on_signal(interrupted.clone(), stop.clone()));
 
-    let cluster = match (&args.context, lanes.contains(&Lane::Cluster)) {
-        (Some(name), true) => {
-            let allowed = allowed_contexts(&scenarios);
+    // The kube contexts of the run: `--context`, and every context a scenario maps cells to (`cluster.cells`).
+    let mut names: Vec<String> = args.context.iter().cloned().collect();
+    for loaded in &scenarios {
+        for name in loaded.scenario.cluster.cells.values() {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut targets = Vec::new();
+    let mut unusable = std::collections::BTreeMap::new();
+    if lanes.contains(&Lane::Cluster) {
+        let allowed = allowed_contexts(&scenarios);
+        for (i, name) in names.iter().enumerate() {
+            let given = i == 0 && args.context.is_some();
             let checked = runtime.block_on(async {
                 tokio::select! {
                     checked = cluster::check(name, &allowed, args.request_timeout) => Some(checked),
                     _ = stop.notified() => None,
                 }
             });
-            match checked {
-                Some(Ok(target)) => Some(target),
+            targets.push(match checked {
+                Some(Ok(target)) => target,
+                // A context only `cluster.cells` names that this machine does not have (no kubeconfig, not in it, not
+                // allowed): its cells are skipped with the reason, as a cluster lane without `--context` is.
+                Some(Err(e)) if !given && !matches!(e, cluster::ContextError::Api(_)) => {
+                    unusable.insert(name.clone(), e.to_string());
+                    continue;
+                }
                 // The cluster could not be looked at: every cluster case says so in the reports, and the run exits 3.
                 Some(Err(e)) if e.exit() == Exit::Infrastructure => {
                     errln!("error: {e}\n  help: {}", e.help());
-                    Some(cluster::Target::broken(name, args.request_timeout, e.to_string()))
+                    cluster::Target::broken(name, args.request_timeout, e.to_string())
                 }
                 Some(Err(e)) => {
                     errln!("error: {e}\n  help: {}", e.help());
                     return e.exit();
                 }
                 None => return Exit::Interrupted,
-            }
+            });
         }
+    }
+    let cluster = match args.context {
+        Some(_) if !targets.is_empty() => Some(targets.remove(0)),
         _ => None,
     };
+    let mapped = targets;
     let probe = match &args.probe {
         Some(path) => match cluster::Probe::read(path) {
             Ok(probe) => Ok(probe),
@@ -143,7 +165,11 @@ pub fn run(args: Args) -> Exit {
                 return Exit::InvalidInput;
             }
         },
-        None if cluster.is_some() && scenarios.iter().any(|s| !s.scenario.probes.is_empty()) => cluster::Probe::find(),
+        None if (cluster.is_some() || !mapped.is_empty())
+            && scenarios.iter().any(|s| !s.scenario.probes.is_empty()) =>
+        {
+            cluster::Probe::find()
+        }
         None => Err("the cluster lane does not run here".to_owned()),
     };
     let context = Context {
@@ -151,7 +177,8 @@ pub fn run(args: Args) -> Exit {
         run_id,
         overrides,
         cluster,
-        ledger: cluster::Ledger::default(),
+        mapped,
+        unusable,
         out: Some(args.out.clone()),
         nodes: cluster::Nodes::default(),
         touched_nodes: Arc::default(),
@@ -164,7 +191,7 @@ pub fn run(args: Args) -> Exit {
             return Exit::InvalidInput;
         }
     };
-    let place = context.cluster.as_ref().map_or("local".to_owned(), |t| t.name.clone());
+    let place = context.targets().next().map_or("local".to_owned(), |t| t.name.clone());
     let revision = scenarios.first().and_then(|s| history::git_revision(&s.root));
     let meta = history::RunMeta::starting_now(context.run_id.clone(), revision, place);
     let mut planned = plan::plan(&scenarios, &lanes, &context);

@@ -24,8 +24,10 @@ pub struct Context {
     pub overrides: IndexMap<String, String>,
     /// The kube context the cluster lane acts on, checked before the run ([`cluster::check`]).
     pub cluster: Option<cluster::Target>,
-    /// What this run made on the cluster and has not removed yet: what an interruption tears down.
-    pub ledger: cluster::Ledger,
+    /// The contexts scenarios map matrix cells to (`cluster.cells`), checked the same way.
+    pub mapped: Vec<cluster::Target>,
+    /// Contexts `cluster.cells` names that this run cannot use (not in the kubeconfig, not allowed), and why.
+    pub unusable: std::collections::BTreeMap<String, String>,
     /// The run's output folder, where steps keep their evidence files (`evidence/`); none: nothing is kept.
     pub out: Option<std::path::PathBuf>,
     /// The Windows probe the cluster lane copies onto the node, or why there is none.
@@ -49,10 +51,42 @@ impl Default for Delivery {
 }
 
 impl Context {
+    /// The kube context `case` runs on: the one its scenario maps its cell to (`cluster.cells`), else `--context`.
+    /// A cell whose mapped context this run cannot use runs on `--context` only when the cell is bound to an
+    /// environment (an axis named after a component): preflight then runs it only on a node of its release.
+    pub fn target_for(&self, case: &Case) -> Option<&cluster::Target> {
+        match case.loaded.scenario.cluster.context_of(&case.cell) {
+            Some(name) if self.unusable.contains_key(name) && bound_to_environment(case) => self.cluster.as_ref(),
+            Some(name) => self.mapped.iter().chain(self.cluster.as_ref()).find(|t| t.name == name),
+            None => self.cluster.as_ref(),
+        }
+    }
+
+    /// Why `case`'s mapped context cannot be used here, when it runs nowhere else.
+    pub fn unusable_for(&self, case: &Case) -> Option<String> {
+        let name = case.loaded.scenario.cluster.context_of(&case.cell)?;
+        let reason = self.unusable.get(name)?;
+        (self.cluster.is_none() || !bound_to_environment(case)).then(|| why::mapped_context_unusable(name, reason))
+    }
+
+    /// Every kube context of the run.
+    pub fn targets(&self) -> impl Iterator<Item = &cluster::Target> {
+        self.cluster.iter().chain(&self.mapped)
+    }
+
     /// The evidence folder of `case`; none when the run keeps no files.
     pub fn evidence_folder(&self, case: &Case) -> Option<evidence::Folder> {
         Some(evidence::Folder::of(self.out.as_ref()?, case))
     }
+}
+
+/// Whether one of `case`'s matrix axes is named after a component (built-in or the scenario's own): its cell runs
+/// only on a node of that release.
+fn bound_to_environment(case: &Case) -> bool {
+    let components = &case.loaded.scenario.cluster.components;
+    case.cell
+        .keys()
+        .any(|axis| crate::words::Component::named(axis).is_some() || components.contains_key(axis))
 }
 
 /// Why `lane` cannot run here for `case`, or `None` when it can.
@@ -86,13 +120,13 @@ pub async fn clean_up(
     context: &Context,
     scenarios: &[std::sync::Arc<crate::scenario::Loaded>],
 ) -> Result<Vec<String>, String> {
-    let Some(target) = &context.cluster else {
-        return Ok(Vec::new());
-    };
-    let mut removed = cluster::release_standing(target, &context.ledger).await?;
-    // A step dropped mid-way may have left a service or files on a node: the janitor's pod removes this run's.
-    if context.touched_nodes.load(std::sync::atomic::Ordering::SeqCst) {
-        removed.extend(cluster::janitor::nodes(target, scenarios, Some(&context.run_id)).await?);
+    let mut removed = Vec::new();
+    for target in context.targets() {
+        removed.extend(cluster::release_standing(target).await?);
+        // A step dropped mid-way may have left a service or files on a node: the janitor's pod removes this run's.
+        if context.touched_nodes.load(std::sync::atomic::Ordering::SeqCst) {
+            removed.extend(cluster::janitor::nodes(target, scenarios, Some(&context.run_id)).await?);
+        }
     }
     Ok(removed)
 }

@@ -35,6 +35,11 @@ pub fn cell_elsewhere(component: &str, value: &str, found: &str) -> String {
     format!("cell {component}={value} is for {component} {value}; the node runs {found}")
 }
 
+/// A cell mapped to a context (`cluster.cells`) this run cannot use.
+pub fn mapped_context_unusable(name: &str, reason: &str) -> String {
+    format!("cluster.cells maps this cell to context `{name}`, which this run cannot use: {reason}")
+}
+
 /// A probe that runs in the workload's container (exec, program, logs) on the host lane.
 pub fn cluster_only(kind: &str) -> String {
     format!(

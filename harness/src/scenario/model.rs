@@ -123,6 +123,10 @@ pub struct Cluster {
     /// The only kube contexts the scenario may act on (the test bed's context is always allowed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contexts: Vec<String>,
+    /// Which context a matrix cell runs on: `"containerd=1.7.3": eks-1733` (several parts: `"a=1,b=2"`). A run
+    /// connects to every context named here; cells not named run on `--context`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub cells: IndexMap<String, String>,
     /// The environment the bug was reported on. Preflight records what it really finds and reports drift.
     #[serde(default)]
     pub expects: Environment,
@@ -176,6 +180,30 @@ pub enum Distribution {
     /// No cluster: a host-only scenario, whose cluster lane is skipped.
     #[serde(rename = "none")]
     NoCluster,
+}
+
+impl Cluster {
+    /// The context `cell` is mapped to in `cells`, if any: the first entry whose every `axis=value` part the cell has.
+    pub fn context_of(&self, cell: &IndexMap<String, String>) -> Option<&str> {
+        self.cells.iter().find_map(|(selector, context)| {
+            let parts = cell_selector(selector)?;
+            parts
+                .iter()
+                .all(|(axis, value)| cell.get(*axis).is_some_and(|v| v == value))
+                .then_some(context.as_str())
+        })
+    }
+}
+
+/// The `axis=value` parts of a `cells` key, or `None` when one is not of that form.
+pub fn cell_selector(selector: &str) -> Option<Vec<(&str, &str)>> {
+    selector
+        .split(',')
+        .map(|part| {
+            let (axis, value) = part.trim().split_once('=')?;
+            (!axis.trim().is_empty() && !value.trim().is_empty()).then(|| (axis.trim(), value.trim()))
+        })
+        .collect()
 }
 
 impl Distribution {

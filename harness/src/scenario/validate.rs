@@ -515,6 +515,39 @@ fn environment(c: &mut Checks, scenario: &Scenario) {
             );
         }
     }
+    for (selector, context) in &cluster.cells {
+        let at = ["cluster", "cells", selector.as_str()];
+        let Some(parts) = crate::scenario::model::cell_selector(selector) else {
+            c.at(
+                &["cluster", "cells", &format!("@{selector}")],
+                format!("`{selector}` does not name a cell"),
+                "write `axis=value`, or several joined by commas: `containerd=1.7.3,buildkit=v0.28.0`",
+            );
+            continue;
+        };
+        for (axis, value) in parts {
+            match scenario.matrix.get(axis) {
+                None => c.at(
+                    &["cluster", "cells", &format!("@{selector}")],
+                    format!("`{axis}` is not a matrix axis"),
+                    format!("axes: {}", names(scenario.matrix.keys())),
+                ),
+                Some(values) if !values.iter().any(|v| v == value) => c.at(
+                    &["cluster", "cells", &format!("@{selector}")],
+                    format!("`{value}` is not a value of axis `{axis}`"),
+                    format!("its values: {}", values.join(", ")),
+                ),
+                Some(_) => {}
+            }
+        }
+        if !cluster.contexts.contains(context) {
+            c.at(
+                &at,
+                format!("context `{context}` is not one this scenario may act on"),
+                "add it to `cluster.contexts`",
+            );
+        }
+    }
     let known = |name: &str| crate::words::Component::named(name).is_some() || cluster.components.contains_key(name);
     let all = || {
         crate::words::Component::ALL

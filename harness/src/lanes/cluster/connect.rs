@@ -64,6 +64,8 @@ pub struct Target {
     /// Why the context could not be checked (its kubeconfig or cluster failed): every case records it as an
     /// infrastructure error instead of running.
     pub broken: Option<String>,
+    /// What this run made on this cluster and has not removed yet: what an interruption tears down.
+    pub ledger: crate::lanes::cluster::Ledger,
 }
 
 impl Target {
@@ -74,6 +76,7 @@ impl Target {
             testbed: false,
             request_timeout,
             broken: Some(reason),
+            ledger: Default::default(),
         }
     }
 }
@@ -97,6 +100,7 @@ pub async fn check(name: &str, allowed: &[String], request_timeout: Duration) ->
         testbed: false,
         request_timeout,
         broken: None,
+        ledger: Default::default(),
     };
     target.testbed = is_testbed(&target, &kubeconfig).await?;
     if target.testbed || allowed.iter().any(|a| a == name) {

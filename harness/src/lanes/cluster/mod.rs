@@ -52,7 +52,10 @@ pub fn unavailable(case: &Case, context: &Context) -> Option<String> {
         return Some(why::NO_CLUSTER.to_owned());
     }
     let allowed = &case.loaded.scenario.cluster.contexts;
-    match &context.cluster {
+    if let Some(reason) = context.unusable_for(case) {
+        return Some(reason);
+    }
+    match context.target_for(case) {
         Some(target) if target.testbed || target.broken.is_some() || allowed.contains(&target.name) => None,
         Some(target) => Some(why::context_not_allowed(&target.name, allowed)),
         None => Some(why::no_context(allowed)),
@@ -67,11 +70,13 @@ pub struct Connected {
     timeout: Duration,
     evidence: Evidence,
     observed: Environment,
+    /// What this run made on this cluster (the target's).
+    ledger: Ledger,
 }
 
 /// Observes every step of `case` on the context in `context` (which [`unavailable`] has checked).
 pub async fn run(case: &Case, context: &Context) -> Vec<Observation> {
-    let Some(target) = &context.cluster else {
+    let Some(target) = context.target_for(case) else {
         return vec![Observation::skipped(
             "lane",
             why::no_context(&case.loaded.scenario.cluster.contexts),
@@ -128,7 +133,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let held = context.nodes.hold(case).await;
     let started = Instant::now();
     // Safety: act only inside a namespace this run created; any doubt stops the case with nothing changed.
-    let claim = match ownership::claim(&namespaces, &manifests.namespace, &context.ledger, connected.timeout).await {
+    let claim = match ownership::claim(&namespaces, &manifests.namespace, &connected.ledger, connected.timeout).await {
         Ok(claim) => claim,
         Err(reason) => {
             return vec![
@@ -154,7 +159,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let mut observations = Vec::new();
     let mut running = None;
     let mut made = apply::Made::default();
-    match apply::apply(connected, &manifests, &namespace, &context.ledger, &mut made).await {
+    match apply::apply(connected, &manifests, &namespace, &connected.ledger, &mut made).await {
         Err(seen) => observations.push(Observation::of("rollout", seen).detail(detail.clone()).timed(started)),
         Ok(()) => {
             let pulled = rollout::pull(&rolling, pull_timeout).await;
@@ -422,7 +427,8 @@ fn with_files(observation: &mut Observation, files: &[String]) {
 
 /// Releases every claim of this run still standing (after an interruption): only namespaces and cluster-wide objects
 /// this run created, by uid.
-pub async fn release_standing(target: &Target, ledger: &Ledger) -> Result<Vec<String>, String> {
+pub async fn release_standing(target: &Target) -> Result<Vec<String>, String> {
+    let ledger = &target.ledger;
     let client = connect::client(target).await.map_err(|e| e.to_string())?;
     let namespaces = Api::<Namespace>::all(client.clone());
     ledger.settle(target.request_timeout).await;

@@ -47,6 +47,7 @@ pub async fn preflight(case: &Case, target: &Target) -> Result<Connected, Box<Ob
         timeout: target.request_timeout,
         evidence: evidence_of(node),
         observed: observed_environment(node),
+        ledger: target.ledger.clone(),
     };
     // The scenario's own components known before anything runs (nodeInfo fields, images), for `requires` and cells.
     let manifests = render::render(case, "preflight", &Default::default());

@@ -63,14 +63,14 @@ pub async fn teardown(
     let mut released = ownership::release(
         namespaces,
         &made.claim,
-        &context.ledger,
+        &connected.ledger,
         connected.timeout,
         DELETE_TIMEOUT,
     )
     .await;
     for claim in &made.made.claims {
         let api = Api::<DynamicObject>::all_with(connected.client.clone(), &claim.resource);
-        let object = ownership::release_object(&api, claim, &context.ledger, connected.timeout, DELETE_TIMEOUT).await;
+        let object = ownership::release_object(&api, claim, &connected.ledger, connected.timeout, DELETE_TIMEOUT).await;
         released = released.and(object);
     }
     match (released.and(workload_gone), service) {
