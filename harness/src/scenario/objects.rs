@@ -1,7 +1,6 @@
 //! The workload's objects: read from its manifests (files of one or more documents, `List`s, or inline), with what the
 //! harness knows of each kind: its scope, its place in the apply order, where its pods' spec is.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -513,7 +512,10 @@ fn documents_of(text: &str) -> Vec<String> {
     let starts: Vec<usize> = lines
         .iter()
         .enumerate()
-        .filter(|(_, line)| line.starts_with("---") && line[3..].trim_start().is_empty_or_comment())
+        .filter(|(_, line)| {
+            let rest = line.strip_prefix("---").map(str::trim);
+            rest.is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
+        })
         .map(|(i, _)| i)
         .collect();
     let mut bounds = vec![0];
@@ -543,21 +545,6 @@ fn documents_of(text: &str) -> Vec<String> {
                 .collect()
         })
         .collect()
-}
-
-trait EmptyOrComment {
-    fn is_empty_or_comment(&self) -> bool;
-}
-
-impl EmptyOrComment for str {
-    fn is_empty_or_comment(&self) -> bool {
-        self.is_empty() || self.starts_with('#')
-    }
-}
-
-/// The kinds the harness knows the scope of, for `Scope`-checks on a cluster: `(group, kind) -> scope`.
-pub fn known_scopes() -> BTreeMap<(&'static str, &'static str), Scope> {
-    KNOWN.iter().map(|k| ((k.group, k.kind), k.scope)).collect()
 }
 
 #[cfg(test)]
