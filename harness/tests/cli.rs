@@ -34,6 +34,22 @@ fn harness() -> Command {
     command
 }
 
+/// `harness render --variant reproduction FILE`: its YAML, which it must print with exit 0.
+fn rendered(file: &Path) -> String {
+    let output = harness()
+        .args(["render", "--variant", "reproduction"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Validates `bytes` and checks: exit 2, a `bad.yaml:LINE:COLUMN` (or fixture) location, `expected` in the message.
 fn rejects(bytes: &[u8], expected: &str) {
     let (_dir, file) = scratch(bytes);
@@ -577,18 +593,7 @@ fn the_daemonset_has_a_name_and_one_endpoint_and_deploys_into_the_runs_namespace
             manifest,
         )
         .unwrap();
-        let output = harness()
-            .args(["render", "--variant", "reproduction"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = rendered(&file);
         assert!(
             !stdout.contains("kube-system") && !stdout.contains("namespace: buildkit\n"),
             "{stdout}"
@@ -1366,18 +1371,7 @@ fn a_workload_of_several_documents_validates_and_renders() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let rendered = harness()
-        .args(["render", "--variant", "reproduction"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let yaml = String::from_utf8_lossy(&rendered.stdout);
-    assert_eq!(
-        rendered.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&rendered.stderr)
-    );
+    let yaml = rendered(&file);
     let namespace = regex::Regex::new(r"name: (harness-manual-[0-9a-f]{8})").unwrap();
     let namespace = &namespace.captures(&yaml).expect("the run's namespace")[1];
     let kinds: Vec<&str> = yaml.lines().filter_map(|l| l.strip_prefix("kind: ")).collect();

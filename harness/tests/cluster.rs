@@ -165,9 +165,23 @@ fn run_scenario(
         .args(extra)
         .output()
         .unwrap();
-    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    let outcomes = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcomes = outcomes_in(out.path());
     (output.status.code(), outcomes, out)
+}
+
+/// The outcomes a run wrote into `out`.
+fn outcomes_in(out: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(out.join("outcomes.jsonl")).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The outcomes of the cases whose `containerd` cell is `value`.
+fn in_cell(outcomes: &[Value], value: &str) -> Vec<Value> {
+    outcomes
+        .iter()
+        .filter(|o| o["cell"]["containerd"] == value)
+        .cloned()
+        .collect()
 }
 
 fn find<'a>(outcomes: &'a [Value], variant: &str, step: &str) -> Result<&'a Value, Failed> {
@@ -735,16 +749,8 @@ fn a_workload_of_several_objects_rolls_out_and_leaves_nothing(kubeconfig: &Path)
         return Err(format!("the binding was not moved into the run: {binding:#}").into());
     }
     let status = child.wait().unwrap();
-    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let in_cell = |containerd: &str| -> Vec<Value> {
-        outcomes
-            .iter()
-            .filter(|o| o["cell"]["containerd"] == containerd)
-            .cloned()
-            .collect()
-    };
-    let (running, elsewhere) = (in_cell("1.7"), in_cell("1.6"));
+    let outcomes = outcomes_in(out.path());
+    let (running, elsewhere) = (in_cell(&outcomes, "1.7"), in_cell(&outcomes, "1.6"));
     for variant in ["reproduction", "fixed"] {
         for (step, verdict) in [("pull", "passed"), ("teardown", "passed")] {
             let outcome = find(&running, variant, step)?;
@@ -863,19 +869,11 @@ fn a_cell_runs_only_where_its_version_is(kubeconfig: &Path) -> Result<(), Failed
     let output = scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path())
         .output()
         .unwrap();
-    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcomes = outcomes_in(out.path());
     if output.status.code() != Some(0) {
         return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
     }
-    let in_cell = |containerd: &str| -> Vec<Value> {
-        outcomes
-            .iter()
-            .filter(|o| o["cell"]["containerd"] == containerd)
-            .cloned()
-            .collect()
-    };
-    let (running, elsewhere) = (in_cell("1.7.29"), in_cell("1.7.4"));
+    let (running, elsewhere) = (in_cell(&outcomes, "1.7.29"), in_cell(&outcomes, "1.7.4"));
     for (step, verdict) in [
         ("rollout", "passed"),
         ("probe/bind-plain-dirs", "reproduced"),
@@ -916,8 +914,7 @@ fn a_rate_over_tries_is_judged_by_its_interval(kubeconfig: &Path) -> Result<(), 
     let output = scenario_on_cluster_lane(kubeconfig, "test-tries", scenario, out.path())
         .output()
         .unwrap();
-    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcomes = outcomes_in(out.path());
     if output.status.code() != Some(0) {
         return Err(format!("exit {:?}: {outcomes:#?}", output.status.code()).into());
     }
@@ -1074,8 +1071,7 @@ fn a_node_going_not_ready_ends_the_step(kubeconfig: &Path) -> Result<(), Failed>
     let took = went.elapsed();
     set_node_ready(kubeconfig, true)?;
     patched?;
-    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcomes = outcomes_in(out.path());
     let Some(status) = status else {
         return Err(format!("the run did not end within 90 s of the node going NotReady: {outcomes:#?}").into());
     };
@@ -1095,7 +1091,7 @@ fn a_node_going_not_ready_ends_the_step(kubeconfig: &Path) -> Result<(), Failed>
         return Err(format!("exit {:?}: {outcomes:#?}", status.code()).into());
     }
     println!(
-        "the step ended {:.1} s after the node went NotReady",
+        "the run ended {:.1} s after the node went NotReady, teardown included",
         took.as_secs_f64()
     );
     if !run_folders(run_id).is_empty() {
@@ -1117,16 +1113,8 @@ fn a_cell_mapped_to_a_context_runs_there(kubeconfig: &Path) -> Result<(), Failed
         .arg("harness/tests/scenarios/testbed-mapped.yaml")
         .output()
         .unwrap();
-    let text = std::fs::read_to_string(out.path().join("outcomes.jsonl")).unwrap_or_default();
-    let outcomes: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let in_cell = |containerd: &str| -> Vec<Value> {
-        outcomes
-            .iter()
-            .filter(|o| o["cell"]["containerd"] == containerd)
-            .cloned()
-            .collect()
-    };
-    let (mapped, unmapped) = (in_cell("1.7.29"), in_cell("1.7.4"));
+    let outcomes = outcomes_in(out.path());
+    let (mapped, unmapped) = (in_cell(&outcomes, "1.7.29"), in_cell(&outcomes, "1.7.4"));
     let rollout = find(&mapped, "reproduction", "rollout")?;
     let probe = find(&mapped, "reproduction", "probe/bind-plain-dirs")?;
     if rollout["verdict"] != "passed" || probe["verdict"] != "reproduced" || rollout["evidence"] != "simulated" {

@@ -25,16 +25,22 @@ use crate::words::Lane;
 /// How long the janitor's pod may take to run (its image may have to be pulled).
 const POD_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The label selector of what the harness made: of run `run_id`, or of any run.
+fn made_by(run_id: Option<&str>) -> String {
+    let selector = format!("{}={},{}", MANAGED_BY.0, MANAGED_BY.1, render::RUN_LABEL);
+    match run_id {
+        Some(run_id) => format!("{selector}={run_id}"),
+        None => selector,
+    }
+}
+
 /// Deletes the namespaces earlier runs of the harness left on `target` (only those of `run_id`, when given), waits
 /// until they are gone, and returns their names. A namespace without the harness's run label is never touched, and
 /// each is deleted with its uid as a precondition, so one replaced since it was listed is left alone.
 pub async fn namespaces(target: &Target, run_id: Option<&str>) -> Result<Vec<String>, String> {
     let client = connect::client(target).await.map_err(|e| e.to_string())?;
     let namespaces = Api::<Namespace>::all(client);
-    let mut selector = format!("{}={},{}", MANAGED_BY.0, MANAGED_BY.1, render::RUN_LABEL);
-    if let Some(run_id) = run_id {
-        selector.push_str(&format!("={run_id}"));
-    }
+    let selector = made_by(run_id);
     let found = connect::bounded(
         target.request_timeout,
         "cannot list the harness's namespaces",
@@ -72,10 +78,7 @@ pub async fn cluster_objects(
         .filter(|o| matches!(o.scope, crate::scenario::objects::Scope::Cluster { .. }) && o.kind != "Namespace")
         .map(|o| (o.api_version.clone(), o.kind.clone()))
         .collect();
-    let mut selector = format!("{}={},{}", MANAGED_BY.0, MANAGED_BY.1, render::RUN_LABEL);
-    if let Some(run_id) = run_id {
-        selector.push_str(&format!("={run_id}"));
-    }
+    let selector = made_by(run_id);
     let ledger = Ledger::default();
     let mut removed = Vec::new();
     for (api_version, kind) in kinds {

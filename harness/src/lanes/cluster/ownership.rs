@@ -151,6 +151,57 @@ pub async fn claim(
     })
 }
 
+/// How a deletion by uid ended.
+pub enum Deleted {
+    /// Deleted and watched until gone (or already gone).
+    Gone,
+    /// Something else of that name stands there now (the uid differs): it was left alone.
+    Replaced,
+}
+
+/// Deletes `name` (`what` in messages) if its uid is still `uid`, and waits (at most `wait`) until it is gone; with
+/// `foreground`, what it owns goes first. Each request is bounded by `timeout`, and the wait ends when the API server
+/// stops answering.
+pub async fn delete_by_uid<K>(
+    api: &Api<K>,
+    what: &str,
+    (name, uid): (&str, &str),
+    foreground: bool,
+    (timeout, wait): (Duration, Duration),
+) -> Result<Deleted, String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let params = DeleteParams {
+        propagation_policy: foreground.then_some(PropagationPolicy::Foreground),
+        preconditions: Some(Preconditions {
+            uid: Some(uid.to_owned()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match tokio::time::timeout(timeout, api.delete(name, &params)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(kube::Error::Api(status))) if status.code == 404 => return Ok(Deleted::Gone),
+        Ok(Err(kube::Error::Api(status))) if status.code == 409 => return Ok(Deleted::Replaced),
+        Ok(Err(e)) => return Err(crate::redact::secrets(&format!("cannot delete {what}: {e}")).into_owned()),
+        Err(_) => {
+            return Err(format!(
+                "cannot delete {what}: no answer within {}s",
+                timeout.as_secs_f32()
+            ));
+        }
+    }
+    let gone = await_condition(api.clone(), name, conditions::is_deleted(uid));
+    let gone = crate::lanes::cluster::connect::while_answering(api.clone().into_client(), timeout, gone);
+    match tokio::time::timeout(wait, gone).await {
+        Ok(Ok(Ok(_))) => Ok(Deleted::Gone),
+        Ok(Ok(Err(e))) => Err(crate::redact::secrets(&format!("watching {what} go failed: {e}")).into_owned()),
+        Ok(Err(stopped)) => Err(format!("{what} may still exist: {stopped}")),
+        Err(_) => Err(format!("{what} still exists after {}s", wait.as_secs())),
+    }
+}
+
 /// Deletes the namespace of `claim` if it is still the one this run created (same uid), and waits until it is gone.
 pub async fn release(
     namespaces: &Api<Namespace>,
@@ -159,49 +210,14 @@ pub async fn release(
     timeout: Duration,
     wait: Duration,
 ) -> Result<(), String> {
-    let name = &claim.namespace;
-    let params = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Foreground),
-        preconditions: Some(Preconditions {
-            uid: Some(claim.uid.clone()),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
-    match tokio::time::timeout(timeout, namespaces.delete(name, &params)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => {
-            ledger.remove(claim);
-            return Ok(());
-        }
-        Ok(Err(kube::Error::Api(status))) if status.code == 409 => {
-            ledger.remove(claim);
-            return Err(format!(
-                "namespace `{name}` is no longer the one this run created (uid changed); it was not deleted"
-            ));
-        }
-        Ok(Err(e)) => {
-            return Err(crate::redact::secrets(&format!("cannot delete namespace `{name}`: {e}")).into_owned());
-        }
-        Err(_) => {
-            return Err(format!(
-                "cannot delete namespace `{name}`: no answer within {}s",
-                timeout.as_secs_f32()
-            ));
-        }
-    }
-    let gone = await_condition(namespaces.clone(), name, conditions::is_deleted(&claim.uid));
-    let gone = crate::lanes::cluster::connect::while_answering(namespaces.clone().into_client(), timeout, gone);
-    match tokio::time::timeout(wait, gone).await {
-        Ok(Ok(Ok(_))) => {
-            ledger.remove(claim);
-            Ok(())
-        }
-        Ok(Ok(Err(e))) => {
-            Err(crate::redact::secrets(&format!("watching namespace `{name}` go failed: {e}")).into_owned())
-        }
-        Ok(Err(stopped)) => Err(format!("namespace `{name}` may still exist: {stopped}")),
-        Err(_) => Err(format!("namespace `{name}` still exists after {}s", wait.as_secs())),
+    let what = format!("namespace `{}`", claim.namespace);
+    let deleted = delete_by_uid(namespaces, &what, (&claim.namespace, &claim.uid), true, (timeout, wait)).await?;
+    ledger.remove(claim);
+    match deleted {
+        Deleted::Gone => Ok(()),
+        Deleted::Replaced => Err(format!(
+            "{what} is no longer the one this run created (uid changed); it was not deleted"
+        )),
     }
 }
 
@@ -266,42 +282,14 @@ pub async fn release_object(
     wait: Duration,
 ) -> Result<(), String> {
     let what = format!("{} `{}`", claim.resource.kind, claim.name);
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: Some(claim.uid.clone()),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
-    let forget = || {
-        if let Ok(mut claims) = ledger.objects.lock() {
-            claims.retain(|c| c != claim);
-        }
-    };
-    match tokio::time::timeout(timeout, api.delete(&claim.name, &params)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => {
-            forget();
-            return Ok(());
-        }
-        Ok(Err(kube::Error::Api(status))) if status.code == 409 => {
-            forget();
-            return Err(format!(
-                "{what} is no longer the one this run created (uid changed); it was not deleted"
-            ));
-        }
-        Ok(Err(e)) => return Err(crate::redact::secrets(&format!("cannot delete {what}: {e}")).into_owned()),
-        Err(_) => return Err(format!("cannot delete {what}: no answer within {}s", timeout.as_secs())),
+    let deleted = delete_by_uid(api, &what, (&claim.name, &claim.uid), false, (timeout, wait)).await?;
+    if let Ok(mut claims) = ledger.objects.lock() {
+        claims.retain(|c| c != claim);
     }
-    let gone = await_condition(api.clone(), &claim.name, conditions::is_deleted(&claim.uid));
-    let gone = crate::lanes::cluster::connect::while_answering(api.clone().into_client(), timeout, gone);
-    match tokio::time::timeout(wait, gone).await {
-        Ok(Ok(Ok(_))) => {
-            forget();
-            Ok(())
-        }
-        Ok(Ok(Err(e))) => Err(crate::redact::secrets(&format!("watching {what} go failed: {e}")).into_owned()),
-        Ok(Err(stopped)) => Err(format!("{what} may still exist: {stopped}")),
-        Err(_) => Err(format!("{what} still exists after {}s", wait.as_secs())),
+    match deleted {
+        Deleted::Gone => Ok(()),
+        Deleted::Replaced => Err(format!(
+            "{what} is no longer the one this run created (uid changed); it was not deleted"
+        )),
     }
 }

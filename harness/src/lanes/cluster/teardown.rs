@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, DynamicObject, Preconditions, PropagationPolicy};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::api::{Api, DynamicObject};
 
 use crate::lanes::cluster::apply::{self, Applied};
-use crate::lanes::cluster::connect;
 use crate::lanes::cluster::exec::Workload;
 use crate::lanes::cluster::nodes::Held;
 use crate::lanes::cluster::ownership::{self, Claim};
@@ -87,33 +85,12 @@ pub async fn teardown(
 /// Deletes `object` (if it is still the one this run created) and its pods first, and waits until it is gone.
 async fn gone(connected: &Connected, namespace: &str, object: &Applied) -> Result<(), String> {
     let api = Api::<DynamicObject>::namespaced_with(connected.client.clone(), namespace, &object.resource);
-    let (name, uid) = (&object.name, &object.uid);
-    let what = format!("{} `{name}`", object.resource.kind);
-    let params = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Foreground),
-        preconditions: Some(Preconditions {
-            uid: Some(uid.to_owned()),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
-    match tokio::time::timeout(connected.timeout, api.delete(name, &params)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(kube::Error::Api(status))) if status.code == 404 => return Ok(()),
-        Ok(Err(e)) => return Err(crate::redact::secrets(&format!("cannot delete {what}: {e}")).into_owned()),
-        Err(_) => {
-            return Err(format!(
-                "cannot delete {what}: no answer within {}s",
-                connected.timeout.as_secs()
-            ));
-        }
-    }
-    let gone = await_condition(api, name, conditions::is_deleted(uid));
-    let gone = connect::while_answering(connected.client.clone(), connected.timeout, gone);
-    match tokio::time::timeout(DELETE_TIMEOUT, gone).await {
-        Ok(Ok(Ok(_))) => Ok(()),
-        Ok(Ok(Err(e))) => Err(format!("watching {what} go failed: {e}")),
-        Ok(Err(stopped)) => Err(format!("{what} may still exist: {stopped}")),
-        Err(_) => Err(format!("{what} still exists after {}s", DELETE_TIMEOUT.as_secs())),
+    let what = format!("{} `{}`", object.resource.kind, object.name);
+    let names = (object.name.as_str(), object.uid.as_str());
+    match ownership::delete_by_uid(&api, &what, names, true, (connected.timeout, DELETE_TIMEOUT)).await? {
+        ownership::Deleted::Gone => Ok(()),
+        ownership::Deleted::Replaced => Err(format!(
+            "{what} is no longer the one this run applied; it was not deleted"
+        )),
     }
 }
