@@ -1140,13 +1140,49 @@ fn a_cell_mapped_to_a_context_runs_there(kubeconfig: &Path) -> Result<(), Failed
     no_namespace_left(kubeconfig, run_id)
 }
 
+/// A workload that defines a kind of its own: the CustomResourceDefinition goes first (whatever order it is written
+/// in), the resource of that kind waits until the API server serves it, and teardown removes the definition by uid.
+fn a_workloads_own_kind_is_defined_first_and_removed_after(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-crd";
+    let (code, outcomes, _out) = run_scenario(kubeconfig, run_id, "harness/tests/scenarios/testbed-crd.yaml", &[]);
+    for step in ["pull", "rollout", "teardown"] {
+        let outcome = find(&outcomes, "reproduction", step)?;
+        if outcome["verdict"] != "passed" {
+            return Err(format!("{step}: {outcome:#}").into());
+        }
+    }
+    let left = kubectl(
+        kubeconfig,
+        &[
+            "get",
+            "crd",
+            "widgets.harness-test.example",
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ],
+    );
+    if code != Some(0) || !left.stdout.is_empty() {
+        return Err(format!(
+            "exit {code:?}, definition left: {}",
+            String::from_utf8_lossy(&left.stdout)
+        )
+        .into());
+    }
+    no_namespace_left(kubeconfig, run_id)
+}
+
 /// One test against the test bed, given its kubeconfig.
 type Test = fn(&Path) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 18] = [
+    let tests: [(&str, Test); 19] = [
+        (
+            "cluster::a_workloads_own_kind_is_defined_first_and_removed_after",
+            a_workloads_own_kind_is_defined_first_and_removed_after,
+        ),
         (
             "cluster::a_cell_mapped_to_a_context_runs_there",
             a_cell_mapped_to_a_context_runs_there,

@@ -225,7 +225,8 @@ pub fn read(doc: &Doc, scenario: &Scenario, root: &Path) -> Result<Workload, Vec
             }
         }
     }
-    let objects: Vec<Object> = objects.into_iter().flatten().collect();
+    let mut objects: Vec<Object> = objects.into_iter().flatten().collect();
+    scopes_from_definitions(&mut objects);
     if workload.daemonset.is_some()
         && let Some(first) = objects.first()
         && (first.kind != "DaemonSet" || first.api_version != "apps/v1" || objects.len() > 1)
@@ -262,6 +263,33 @@ pub fn read(doc: &Doc, scenario: &Scenario, root: &Path) -> Result<Workload, Vec
     match under_test {
         Some(under_test) if problems.is_empty() => Ok(Workload { objects, under_test }),
         _ => Err(problems),
+    }
+}
+
+/// The kinds a CustomResourceDefinition of the workload defines take the scope it declares (a kind the harness does
+/// not know is otherwise taken for namespaced; the cluster lane checks the API server's answer either way).
+fn scopes_from_definitions(objects: &mut [Object]) {
+    let defined: Vec<(String, String, Scope)> = objects
+        .iter()
+        .filter(|o| o.kind == "CustomResourceDefinition")
+        .filter_map(|crd| {
+            let spec = crd.value.get("spec")?;
+            let group = spec.get("group")?.as_str()?.to_owned();
+            let kind = spec.pointer("/names/kind")?.as_str()?.to_owned();
+            let scope = match spec.get("scope")?.as_str()? {
+                "Cluster" => Scope::Cluster { keeps_name: false },
+                _ => Scope::Namespaced,
+            };
+            Some((group, kind, scope))
+        })
+        .collect();
+    for object in objects.iter_mut() {
+        if let Some((_, _, scope)) = defined
+            .iter()
+            .find(|(group, kind, _)| *kind == object.kind && group == group_of(&object.api_version))
+        {
+            object.scope = *scope;
+        }
     }
 }
 
@@ -550,6 +578,35 @@ fn documents_of(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_defined_in_the_workload_takes_its_definitions_scope() {
+        let source = std::sync::Arc::new(Source {
+            name: "t.yaml".into(),
+            text: String::new(),
+        });
+        let object = |value: Value| Object {
+            doc: Doc::new(source.clone()),
+            at: Vec::new(),
+            api_version: value["apiVersion"].as_str().unwrap().to_owned(),
+            kind: value["kind"].as_str().unwrap().to_owned(),
+            name: value["metadata"]["name"].as_str().unwrap().to_owned(),
+            scope: Scope::Namespaced,
+            value,
+        };
+        let mut objects = vec![
+            object(
+                serde_json::json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": "widgets.example.com"},
+                "spec": {"group": "example.com", "scope": "Cluster", "names": {"kind": "Widget"}}}),
+            ),
+            object(serde_json::json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})),
+            object(serde_json::json!({"apiVersion": "other.com/v1", "kind": "Widget", "metadata": {"name": "w"}})),
+        ];
+        scopes_from_definitions(&mut objects);
+        assert_eq!(objects[1].scope, Scope::Cluster { keeps_name: false });
+        assert_eq!(objects[2].scope, Scope::Namespaced);
+    }
 
     #[test]
     fn documents_keep_their_line_numbers() {
