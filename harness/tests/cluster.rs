@@ -1172,13 +1172,44 @@ fn a_workloads_own_kind_is_defined_first_and_removed_after(kubeconfig: &Path) ->
     no_namespace_left(kubeconfig, run_id)
 }
 
+/// Ctrl-C once the run created cluster-wide objects (sig-windows-tools#289's cluster role and binding): exit 130,
+/// and they are gone with the namespaces, each by the uid the run recorded.
+fn an_interrupted_run_removes_its_cluster_wide_objects(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-interrupt-objects";
+    let out = tempfile::tempdir().unwrap();
+    let child = spawn_until(
+        &mut scenario_on_cluster_lane(kubeconfig, run_id, "scenarios/sig-windows-tools-289.yaml", out.path()),
+        || cluster_objects_of(kubeconfig, run_id).contains("clusterrolebinding"),
+        "applied its cluster role binding",
+    )?;
+    let output = interrupt(child);
+    let left = cluster_objects_of(kubeconfig, run_id);
+    let namespaces = namespaces_of(kubeconfig, run_id);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() != Some(130)
+        || (!left.trim().is_empty() && !left.contains("No resources found"))
+        || !namespaces.is_empty()
+    {
+        return Err(format!(
+            "exit {:?}, cluster-wide objects left: {left}, namespaces left: {namespaces}\n{stderr}",
+            output.status.code()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// One test against the test bed, given its kubeconfig.
 type Test = fn(&Path) -> Result<(), Failed>;
 
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 19] = [
+    let tests: [(&str, Test); 20] = [
+        (
+            "cluster::an_interrupted_run_removes_its_cluster_wide_objects",
+            an_interrupted_run_removes_its_cluster_wide_objects,
+        ),
         (
             "cluster::a_workloads_own_kind_is_defined_first_and_removed_after",
             a_workloads_own_kind_is_defined_first_and_removed_after,
