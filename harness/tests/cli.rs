@@ -34,6 +34,17 @@ fn harness() -> Command {
     command
 }
 
+/// `harness validate FILE` exits 0.
+fn validates(file: &Path) {
+    let output = harness().arg("validate").arg(file).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// `harness render --variant reproduction FILE`: its YAML, which it must print with exit 0.
 fn rendered(file: &Path) -> String {
     let output = harness()
@@ -1152,13 +1163,7 @@ fn a_required_node_affinity_on_windows_pins_a_host_process_pod() {
         with("windows"),
     )
     .unwrap();
-    let output = harness().arg("validate").arg(&file).output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    validates(&file);
     rejects_daemonset(&with("windows, linux"), "must be pinned to Windows nodes");
 }
 
@@ -1364,13 +1369,7 @@ fn a_workload_of_several_documents_validates_and_renders() {
     let (dir, file) = scratch(text.as_bytes());
     std::fs::create_dir_all(dir.path().join("fixtures/app")).unwrap();
     std::fs::write(dir.path().join("fixtures/app/app.yaml"), APP).unwrap();
-    let output = harness().arg("validate").arg(&file).output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    validates(&file);
     let yaml = rendered(&file);
     let namespace = regex::Regex::new(r"name: (harness-manual-[0-9a-f]{8})").unwrap();
     let namespace = &namespace.captures(&yaml).expect("the run's namespace")[1];
