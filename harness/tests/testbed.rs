@@ -871,6 +871,31 @@ fn up_twice_then_down_leaves_nothing() -> TestResult {
     })?;
     bed.kubectl_ok(&["get", "nodes"])?;
 
+    // A control-plane process that died (the controller manager and the scheduler exit after the API server was
+    // stopped for long) while the API server still answers: status says down, and up builds the test bed again.
+    let scheduler = run.join("kwok/clusters/harness-testbed/pids/kube-scheduler.pid");
+    let pid = std::fs::read_to_string(&scheduler).map_err(|e| format!("{}: {e}", scheduler.display()))?;
+    Command::new("kill")
+        .arg(pid.trim())
+        .status()
+        .map_err(|e| e.to_string())?;
+    wait_for(Duration::from_secs(10), "status to say down", || {
+        Ok((!Bed::status(&envs)?.0.up).then_some(()))
+    })?;
+    let out = testbed(&["up"]);
+    check(
+        out.status.success() && text(&out.stderr).contains("not healthy"),
+        || {
+            format!(
+                "up did not rebuild a test bed whose scheduler died: {}",
+                text(&out.stderr)
+            )
+        },
+    )?;
+    let (bed, _) = Bed::status(&envs)?;
+    check(bed.up, || "status is not up after up rebuilt the test bed".into())?;
+    bed.kubectl_ok(&["get", "nodes"])?;
+
     let procs = pids_under(&run_str);
     check(!procs.is_empty(), || "no test bed process found before down".into())?;
     let ports = loopback_ports_in(&procs);
