@@ -1430,6 +1430,14 @@ fn workload_mistakes_are_located_where_they_are_written() {
             "`workload` has both `daemonset` and `manifests`",
         ),
         (
+            seed().replace(
+                "    description: the DaemonSet as the bug report deploys it\n",
+                "    description: the DaemonSet as the bug report deploys it\n    mounts: {no-such-volume: /mnt}\n",
+            ),
+            vec![],
+            "the DaemonSet has no volume `no-such-volume` to mount",
+        ),
+        (
             seed().replace("  contexts: [k0s-windows]\n", "  contexts: [k0s-windows]\n  cells: {buildkit=v0.1.0: k0s-windows}\n"),
             vec![],
             "`v0.1.0` is not a value of axis `buildkit`",

@@ -9,7 +9,7 @@ mod workaround;
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use k8s_openapi::api::core::v1::{EnvVar, Namespace, PodSpec};
+use k8s_openapi::api::core::v1::{EnvVar, Namespace, PodSpec, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
@@ -258,6 +258,17 @@ fn container_under_test(
             value: Some(params::fill(value, parameters)),
             value_from: None,
         });
+    }
+    for (volume, path) in &variant.mounts {
+        let mounts = container.volume_mounts.get_or_insert_default();
+        match mounts.iter_mut().find(|m| &m.name == volume) {
+            Some(mount) => mount.mount_path = path.clone(),
+            None => mounts.push(VolumeMount {
+                name: volume.clone(),
+                mount_path: path.clone(),
+                ..VolumeMount::default()
+            }),
+        }
     }
     if let Some(service) = &variant.register_service {
         workaround::apply(pod, index, service, run_id);

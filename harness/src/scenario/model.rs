@@ -282,6 +282,10 @@ pub struct Variant {
     /// Environment variables of the container under test in this variant: added, or replacing one of the same name.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub env: IndexMap<String, String>,
+    /// Where the container under test mounts its volumes in this variant: volume name -> mount path (the
+    /// mount of that volume moves there, or is added when the container does not mount it yet).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub mounts: IndexMap<String, String>,
     /// Changes to the workload's objects, applied in order before anything else the harness does to them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<Patch>,

@@ -83,7 +83,7 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
             c.at(
                 &["variants", &format!("@{variant_name}")],
                 format!("variant `{variant_name}` deploys the workload exactly as `{same}` does"),
-                "a variant must change something (`image`, `args`, `env`, `patches`, `registerService`) or run in other `cells`; remove it, or give it its change",
+                "a variant must change something (`image`, `args`, `env`, `mounts`, `patches`, `registerService`) or run in other `cells`; remove it, or give it its change",
             );
         }
         if let Some(value) = &variant.image {
@@ -1116,6 +1116,24 @@ pub fn pod_object(
     let Some(scenario) = under_test else {
         return problems;
     };
+    let volumes: Vec<&str> = pod.volumes.iter().flatten().map(|v| v.name.as_str()).collect();
+    for (variant_name, variant) in &scenario.variants {
+        for (volume, path) in &variant.mounts {
+            if !volumes.contains(&volume.as_str()) || path.trim().is_empty() {
+                problems.push(
+                    scenario_doc
+                        .problem(
+                            &["variants", variant_name, "mounts", &format!("@{volume}")],
+                            format!("{what} has no volume `{volume}` to mount, or the mount path is empty"),
+                        )
+                        .help(format!(
+                            "name a volume of its pod ({}) and where it goes, e.g. `{volume}: /mounts/{volume}`",
+                            volumes.join(", ")
+                        )),
+                );
+            }
+        }
+    }
     if pod.containers.len() > 1 && scenario.workload.container.is_none() {
         problems.push(
             scenario_doc
