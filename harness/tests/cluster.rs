@@ -207,7 +207,9 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
         ("reproduction", "probe/hcs-layer", "reproduced"),
         ("reproduction", "teardown", "passed"),
         ("workaround", "rollout", "passed"),
-        ("workaround", "service", "skipped"),
+        // The double registers and starts the service as the container's start script would (no container
+        // command runs on a simulated node), and teardown stops and unregisters it.
+        ("workaround", "service", "passed"),
         // The seed's build is a Windows one and has no Linux twin: the simulated node cannot build it.
         ("workaround", "build/hello", "skipped"),
         ("workaround", "teardown", "passed"),
@@ -242,6 +244,10 @@ fn deploys_probes_and_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     let left = run_folders(run_id);
     if !left.is_empty() {
         return Err(format!("the delivered probe was left on the node: {left:?}").into());
+    }
+    let services = std::fs::read_to_string(windows_state().join("services.json")).unwrap_or_default();
+    if services.contains(run_id) {
+        return Err(format!("the workaround's service was left on the node: {services}").into());
     }
     let namespaces: Vec<&str> = outcomes
         .iter()

@@ -65,10 +65,6 @@ pub const NOT_ROLLED_OUT: &str = "the workload did not roll out (see the rollout
 /// The service step of a variant without `registerService`.
 pub const NO_SERVICE: &str = "this variant registers no service";
 
-/// The service step on a node that runs no container command.
-pub const SIMULATED_SERVICE: &str =
-    "a simulated node runs no container command, so nothing registered the service (run on a real Windows node)";
-
 /// A Windows build on a simulated node, without a Linux twin.
 pub const BUILD_WITHOUT_TWIN: &str = "the node is simulated and its buildkitd is Linux, so this Windows build cannot \
      run there; give the build a Linux `twin` for the test bed, or run on a real Windows node";

@@ -240,6 +240,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         observations.push(observation.timed(started));
     }
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
+    let service_env = container_env(&manifests, &workload.container);
     if let Some(registered) = registered {
         let on = Step {
             client: connected.client.clone(),
@@ -247,7 +248,10 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             name: "service",
         };
         let observation = on
-            .node(&mut gone, service::state(registered, &workload, connected.evidence))
+            .node(
+                &mut gone,
+                service::state(registered, &workload, connected.evidence, &service_env),
+            )
             .await;
         observations.push(observation);
     }
@@ -286,10 +290,22 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         made,
         delivered: copied.any,
         held: Some(held),
+        service_env,
     };
     let seen = teardown::teardown(case, &workload, connected, &namespaces, made, context).await;
     observations.push(Observation::of("teardown", seen).detail(detail).timed(started));
     observations
+}
+
+/// The environment of `container` in the object under test, as written in its manifest.
+fn container_env(manifests: &render::Manifests, container: &str) -> Vec<(String, String)> {
+    let pod = manifests.under_test().pod_spec().unwrap_or_default();
+    pod.containers
+        .into_iter()
+        .filter(|c| c.name == container)
+        .flat_map(|c| c.env.unwrap_or_default())
+        .filter_map(|e| Some((e.name, e.value?)))
+        .collect()
 }
 
 /// A step after the rollout, on the node the workload runs on.

@@ -13,7 +13,7 @@ use crate::lanes::cluster::nodes::Held;
 use crate::lanes::cluster::ownership::{self, Claim};
 use crate::lanes::cluster::{Connected, deliver, service};
 use crate::lanes::{Context, Unobserved};
-use crate::outcome::{Evidence, Seen};
+use crate::outcome::Seen;
 use crate::scenario::matrix::Case;
 
 /// How long a namespace may take to go.
@@ -29,6 +29,8 @@ pub struct Made {
     pub delivered: bool,
     /// The nodes the case holds until its workload is gone from them.
     pub held: Option<Held>,
+    /// The container under test's environment (what a simulated node's stand-in for the stop script needs).
+    pub service_env: Vec<(String, String)>,
 }
 
 /// Undoes what the case made: the files copied onto the node and the service (on a real node) while the pod runs;
@@ -48,9 +50,9 @@ pub async fn teardown(
     let registers_service = case.loaded.scenario.variants[case.variant.as_str()]
         .register_service
         .is_some();
-    let service = match (registers_service, connected.evidence) {
-        (true, Evidence::Real) => service::stop(workload).await,
-        _ => Ok(()),
+    let service = match registers_service {
+        true => service::stop(workload, connected.evidence, &made.service_env).await,
+        false => Ok(()),
     }
     .and(files);
     let mut workload_gone = Ok(());
