@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::scenario::matrix::Case;
 use crate::scenario::model::{Patch, Variant};
-use crate::scenario::objects::{Object, Scope};
+use crate::scenario::objects::{Object, Scope, pod_spec_at};
 use crate::scenario::params;
 
 pub use workaround::{powershell, service_start_script, service_stop_script, single_quoted};
@@ -58,8 +58,7 @@ impl Rendered {
 
     /// Its pod spec, if it runs pods.
     pub fn pod_spec(&self) -> Option<PodSpec> {
-        let spec = self.pods_at?.iter().try_fold(&self.value, |v, key| v.get(key))?;
-        serde_json::from_value(spec.clone()).ok()
+        pod_spec_at(&self.value, self.pods_at?)
     }
 
     /// The labels of its pods, if it runs pods through a template.
@@ -131,7 +130,7 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
     let parameters = case.parameters(overrides);
     for (i, object) in workload.objects.iter().enumerate() {
         let Some(at) = object.pods_at() else { continue };
-        let Some(mut pod) = pod_spec_of(&values[i], at) else {
+        let Some(mut pod) = pod_spec_at(&values[i], at) else {
             continue;
         };
         let under_test = i == workload.under_test;
@@ -155,8 +154,8 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
     ]);
     let placement = scope::Placement::of(&workload.objects, &namespace_name);
     let mut namespace_labels: BTreeMap<String, String> = BTreeMap::new();
-    let mut objects = Vec::new();
-    let mut under_test = 0;
+    // Each placed object with its rank in the apply order and whether it is the one under test.
+    let mut placed: Vec<(u8, bool, Rendered)> = Vec::new();
     for (i, (object, mut value)) in workload.objects.iter().zip(values).enumerate() {
         if object.kind == "Namespace" && object.api_version == "v1" {
             // The manifests' namespace is the run's own: its labels (Pod Security's, say) go onto that.
@@ -178,10 +177,7 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
             annotations.extend(workaround::annotations());
         }
         metadata["annotations"] = serde_json::to_value(annotations).unwrap_or_default();
-        if i == workload.under_test {
-            under_test = objects.len();
-        }
-        objects.push(Rendered {
+        let rendered = Rendered {
             name: value
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
@@ -192,19 +188,16 @@ pub fn render(case: &Case, run_id: &str, overrides: &IndexMap<String, String>) -
             kind: object.kind.clone(),
             scope: object.scope,
             pods_at: object.pods_at(),
-        });
+        };
+        placed.push((object.order(), i == workload.under_test, rendered));
     }
     // Dependency order; the sort is stable, so objects of one rank keep the order they were written in.
-    let id = objects[under_test].id();
-    let order = |r: &Rendered| {
-        workload
-            .objects
-            .iter()
-            .find(|o| o.kind == r.kind && o.api_version == r.api_version)
-            .map_or(u8::MAX, Object::order)
-    };
-    objects.sort_by_key(order);
-    let under_test = objects.iter().position(|o| o.id() == id).unwrap_or_default();
+    placed.sort_by_key(|(order, ..)| *order);
+    let under_test = placed
+        .iter()
+        .position(|(_, under_test, _)| *under_test)
+        .unwrap_or_default();
+    let objects: Vec<Rendered> = placed.into_iter().map(|(.., rendered)| rendered).collect();
 
     namespace_labels.extend(labels);
     namespace_labels.remove(VARIANT_LABEL);
@@ -282,11 +275,6 @@ fn pins_windows(pod: &PodSpec) -> bool {
         .and_then(|s| s.get("kubernetes.io/os"))
         .is_some_and(|os| os == "windows")
         || pod.os.as_ref().is_some_and(|os| os.name == "windows")
-}
-
-fn pod_spec_of(value: &Value, at: &[&str]) -> Option<PodSpec> {
-    let spec = at.iter().try_fold(value, |v, key| v.get(key))?;
-    serde_json::from_value(spec.clone()).ok()
 }
 
 fn set_pod_spec(value: &mut Value, at: &[&str], pod: &PodSpec) {

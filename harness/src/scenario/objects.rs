@@ -119,9 +119,7 @@ impl Object {
 
     /// Its pod spec, if its kind runs pods.
     pub fn pod_spec(&self) -> Option<PodSpec> {
-        let at = self.pods_at()?;
-        let spec = at.iter().try_fold(&self.value, |value, key| value.get(key))?;
-        serde_json::from_value(spec.clone()).ok()
+        pod_spec_at(&self.value, self.pods_at()?)
     }
 
     /// Its place in the apply order.
@@ -139,6 +137,12 @@ impl Object {
         let path: Vec<&str> = self.at.iter().map(String::as_str).chain(rest.iter().copied()).collect();
         self.doc.problem(&path, message)
     }
+}
+
+/// The pod spec at path `at` of an object's `value` (`spec.template.spec`, or a Pod's `spec`).
+pub fn pod_spec_at(value: &Value, at: &[&str]) -> Option<PodSpec> {
+    let spec = at.iter().try_fold(value, |value, key| value.get(key))?;
+    serde_json::from_value(spec.clone()).ok()
 }
 
 impl Workload {

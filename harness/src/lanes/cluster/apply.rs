@@ -45,8 +45,20 @@ pub async fn apply(
     ledger: &Ledger,
     made: &mut Made,
 ) -> Result<(), Seen> {
+    // Discovered once per kind: a workload has several objects of one kind (ConfigMaps, DaemonSets).
+    let mut resources: Vec<(&str, &str, ApiResource)> = Vec::new();
     for object in &manifests.objects {
-        let resource = served(connected, object).await?;
+        let known = resources
+            .iter()
+            .find(|(api_version, kind, _)| *api_version == object.api_version && *kind == object.kind);
+        let resource = match known {
+            Some((.., resource)) => resource.clone(),
+            None => {
+                let resource = served(connected, object).await?;
+                resources.push((&object.api_version, &object.kind, resource.clone()));
+                resource
+            }
+        };
         let value: DynamicObject = serde_json::from_value(object.value.clone())
             .map_err(|e| Unobserved::Api(format!("{} is not an object the API takes: {e}", object.id())))?;
         match object.scope {

@@ -30,7 +30,8 @@ pub async fn read(workload: &Workload, manifests: &Manifests, pod: &str, step: &
             }
         },
     };
-    let pod = if std::ptr::eq(object, manifests.under_test()) {
+    let under_test = std::ptr::eq(object, manifests.under_test());
+    let pod = if under_test {
         pod.to_owned()
     } else {
         match pod_of(workload, object).await {
@@ -38,7 +39,7 @@ pub async fn read(workload: &Workload, manifests: &Manifests, pod: &str, step: &
             Err(e) => return Observation::of(step, Unobserved::Exec(e).into()),
         }
     };
-    let container = match (&probe.container, std::ptr::eq(object, manifests.under_test())) {
+    let container = match (&probe.container, under_test) {
         (Some(container), _) => container.clone(),
         (None, true) => workload.container.clone(),
         (None, false) => object

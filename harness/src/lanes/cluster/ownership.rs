@@ -159,6 +159,18 @@ pub enum Deleted {
     Replaced,
 }
 
+impl Deleted {
+    /// Ok when gone; why not otherwise (`what` names it).
+    pub fn into_result(self, what: &str) -> Result<(), String> {
+        match self {
+            Deleted::Gone => Ok(()),
+            Deleted::Replaced => Err(format!(
+                "{what} is no longer the one this run created (uid changed); it was not deleted"
+            )),
+        }
+    }
+}
+
 /// Deletes `name` (`what` in messages) if its uid is still `uid`, and waits (at most `wait`) until it is gone; with
 /// `foreground`, what it owns goes first. Each request is bounded by `timeout`, and the wait ends when the API server
 /// stops answering.
@@ -213,12 +225,7 @@ pub async fn release(
     let what = format!("namespace `{}`", claim.namespace);
     let deleted = delete_by_uid(namespaces, &what, (&claim.namespace, &claim.uid), true, (timeout, wait)).await?;
     ledger.remove(claim);
-    match deleted {
-        Deleted::Gone => Ok(()),
-        Deleted::Replaced => Err(format!(
-            "{what} is no longer the one this run created (uid changed); it was not deleted"
-        )),
-    }
+    deleted.into_result(&what)
 }
 
 /// Creates the cluster-wide `object` of this run, only where none of its name exists (the API refuses a second):
@@ -286,10 +293,5 @@ pub async fn release_object(
     if let Ok(mut claims) = ledger.objects.lock() {
         claims.retain(|c| c != claim);
     }
-    match deleted {
-        Deleted::Gone => Ok(()),
-        Deleted::Replaced => Err(format!(
-            "{what} is no longer the one this run created (uid changed); it was not deleted"
-        )),
-    }
+    deleted.into_result(&what)
 }

@@ -50,8 +50,16 @@ pub async fn preflight(case: &Case, target: &Target) -> Result<Connected, Box<Ob
         ledger: target.ledger.clone(),
     };
     // The scenario's own components known before anything runs (nodeInfo fields, images), for `requires` and cells.
-    let manifests = render::render(case, "preflight", &Default::default());
-    let found = components::before_rollout(case, node, Some(&manifests));
+    // Rendered only for a component read from an image: most scenarios declare none.
+    let reads_images = case
+        .loaded
+        .scenario
+        .cluster
+        .components
+        .values()
+        .any(|s| s.image.is_some());
+    let manifests = reads_images.then(|| render::render(case, "preflight", &Default::default()));
+    let found = components::before_rollout(case, node, manifests.as_ref());
     connected.observed.components = found.into_iter().map(|(name, (version, _))| (name, version)).collect();
     match unmet_requirement(case, &connected.observed).or_else(|| cell_elsewhere(case, &connected.observed)) {
         Some(reason) => Err(Box::new(Observation {

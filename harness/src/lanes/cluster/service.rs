@@ -27,13 +27,10 @@ pub async fn state(
             Ok(output) if output.success != Some(false) => {}
             Ok(output) => {
                 let text = format!("{}\n{}", output.stdout, output.stderr);
-                let line = text
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("not started")
-                    .trim()
-                    .to_owned();
-                return Observation::of("service", Failure::text(line, text, Class::Unknown).into());
+                return Observation::of(
+                    "service",
+                    Failure::text(output.first_line(), text, Class::Unknown).into(),
+                );
             }
             Err(e) => return Observation::of("service", Unobserved::Exec(e).into()),
         }

@@ -89,10 +89,7 @@ async fn gone(connected: &Connected, namespace: &str, object: &Applied) -> Resul
     let api = Api::<DynamicObject>::namespaced_with(connected.client.clone(), namespace, &object.resource);
     let what = format!("{} `{}`", object.resource.kind, object.name);
     let names = (object.name.as_str(), object.uid.as_str());
-    match ownership::delete_by_uid(&api, &what, names, true, (connected.timeout, DELETE_TIMEOUT)).await? {
-        ownership::Deleted::Gone => Ok(()),
-        ownership::Deleted::Replaced => Err(format!(
-            "{what} is no longer the one this run applied; it was not deleted"
-        )),
-    }
+    ownership::delete_by_uid(&api, &what, names, true, (connected.timeout, DELETE_TIMEOUT))
+        .await?
+        .into_result(&what)
 }
