@@ -402,8 +402,17 @@ fn run_writes_outcomes_and_skips_lanes_with_reasons() {
     let out = tempfile::tempdir().unwrap();
     let output = harness()
         .current_dir(repository())
-        // The host lane really runs on an elevated Windows machine; the cluster lane has no context here.
-        .args(["run", "scenarios/", "--lane", "offline", "--lane", "cluster"])
+        // The host lane really runs on an elevated Windows machine; the cluster lane has no context here, and is
+        // told to leave the local test bed alone.
+        .args([
+            "run",
+            "scenarios/",
+            "--lane",
+            "offline",
+            "--lane",
+            "cluster",
+            "--no-testbed",
+        ])
         .arg("--out")
         .arg(out.path())
         .output()

@@ -796,6 +796,68 @@ fn a_workload_of_several_objects_rolls_out_and_leaves_nothing(kubeconfig: &Path)
     no_namespace_left(kubeconfig, run_id)
 }
 
+/// `harness run` with no `--context` borrows the test bed that is up, says so, and leaves it up. sig-windows-tools#289
+/// differs there only on simulated evidence (the simulated node does not crash flannel): named, not counted, exit 0.
+fn without_a_context_the_run_borrows_the_test_bed(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "cluster-borrowed";
+    let out = tempfile::tempdir()?;
+    let home = tempfile::tempdir()?;
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(repository())
+        .env_remove("KUBECONFIG")
+        .env("HOME", home.path())
+        .args([
+            "run",
+            "--lane",
+            "cluster",
+            "--run-id",
+            run_id,
+            "scenarios/sig-windows-tools-289.yaml",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said = |text: &str, what: &str| {
+        if text.contains(what) {
+            Ok(())
+        } else {
+            Err(Failed::from(format!(
+                "the run did not say `{what}`:\n{stdout}\n{stderr}"
+            )))
+        }
+    };
+    said(
+        &stderr,
+        "the cluster lane runs on the local test bed (context harness-testbed",
+    )?;
+    said(
+        &stderr,
+        "note: 2 verdict(s) differ on the test bed's simulated node only, and are not counted in the exit code",
+    )?;
+    said(&stderr, "variant=reproduction rollout (no-longer-reproduces)")?;
+    let first = stdout.lines().next().unwrap_or_default();
+    if first != "cluster ran, on a simulated node; nothing ran on Windows" {
+        return Err(format!("the summary's first line is `{first}`").into());
+    }
+    if output.status.code() != Some(0) {
+        return Err(format!("exit {:?}, expected 0:\n{stdout}\n{stderr}", output.status.code()).into());
+    }
+    let outcomes = outcomes_in(out.path());
+    let rollout = find(&outcomes, "reproduction", "rollout")?;
+    if rollout["verdict"] != "no-longer-reproduces" || rollout["evidence"] != "simulated" {
+        return Err(format!("the outcome itself must keep its verdict: {rollout:#}").into());
+    }
+    let still_up = Command::new(repository().join("fixtures/testbed/testbed"))
+        .arg("status")
+        .output()?;
+    if !still_up.status.success() {
+        return Err("a borrowed test bed that was up must stay up".into());
+    }
+    no_namespace_left(kubeconfig, run_id)
+}
+
 /// containerd#10001's bisect on the test bed: each of its cells (1.7.3, 1.7.4, 1.7.11) names a release the node
 /// (1.7.29) does not run, so every step of every cell is skipped with the version found, and nothing is created.
 fn a_bisect_runs_only_the_cells_the_node_is_for(kubeconfig: &Path) -> Result<(), Failed> {
@@ -1211,7 +1273,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 20] = [
+    let tests: [(&str, Test); 21] = [
+        (
+            "cluster::without_a_context_the_run_borrows_the_test_bed",
+            without_a_context_the_run_borrows_the_test_bed,
+        ),
         (
             "cluster::an_interrupted_run_removes_its_cluster_wide_objects",
             an_interrupted_run_removes_its_cluster_wide_objects,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::accepted;
-use crate::cli::{allowed_contexts, load_all, overrides};
+use crate::cli::{allowed_contexts, load_all, overrides, testbed};
 use crate::exit::Exit;
 use crate::history;
 use crate::judge::judge_against;
@@ -32,8 +32,13 @@ pub struct Args {
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
     /// The kube context the cluster lane may act on (it must be allowed by a scenario, or be the harness's test bed).
+    /// Without it, the local test bed is used when this repository has it built (brought up for the run, and down
+    /// again after, when it was down).
     #[arg(long)]
     context: Option<String>,
+    /// Without `--context`, leave the local test bed alone: the cluster lane is skipped, with the reason.
+    #[arg(long, conflicts_with = "context")]
+    no_testbed: bool,
     /// Labels everything the run creates (default: derived from the time); lower-case letters, digits and dashes.
     #[arg(long)]
     run_id: Option<String>,
@@ -110,8 +115,28 @@ pub fn run(args: Args) -> Exit {
     let stop = Arc::new(tokio::sync::Notify::new());
     runtime.spawn(on_signal(interrupted.clone(), stop.clone()));
 
-    // The kube contexts of the run: `--context`, and every context a scenario maps cells to (`cluster.cells`).
-    let mut names: Vec<String> = args.context.iter().cloned().collect();
+    // No `--context`: the cluster lane runs on the local test bed when this repository has it built. Dropped when the
+    // run returns, it goes down again if the run brought it up.
+    let lent = match (&args.context, lanes.contains(&Lane::Cluster) && !args.no_testbed) {
+        (None, true) => testbed::Lent::borrow().unwrap_or_else(|e| {
+            errln!("warning: {e}\n  help: the cluster lane runs only where --context names a context");
+            None
+        }),
+        _ => None,
+    };
+    if let Some(lent) = &lent {
+        errln!(
+            "the cluster lane runs on the local test bed (context {}; its Windows node is simulated): no --context was given",
+            lent.context
+        );
+    }
+    // The kube contexts of the run: `--context` (or the lent test bed's), and every context a scenario maps cells
+    // to (`cluster.cells`).
+    let first = args
+        .context
+        .clone()
+        .or_else(|| lent.as_ref().map(|l| l.context.clone()));
+    let mut names: Vec<String> = first.iter().cloned().collect();
     for loaded in &scenarios {
         for name in loaded.scenario.cluster.cells.values() {
             if !names.contains(name) {
@@ -124,15 +149,19 @@ pub fn run(args: Args) -> Exit {
     if lanes.contains(&Lane::Cluster) {
         let allowed = allowed_contexts(&scenarios);
         for (i, name) in names.iter().enumerate() {
-            let given = i == 0 && args.context.is_some();
+            let given = i == 0 && first.is_some();
+            let kubeconfig = lent.as_ref().filter(|_| given).map(|l| l.kubeconfig.clone());
             let checked = runtime.block_on(async {
                 tokio::select! {
-                    checked = cluster::check(name, &allowed, args.request_timeout) => Some(checked),
+                    checked = cluster::check_in(kubeconfig, name, &allowed, args.request_timeout) => Some(checked),
                     _ = stop.notified() => None,
                 }
             });
             targets.push(match checked {
-                Some(Ok(target)) => target,
+                Some(Ok(mut target)) => {
+                    target.buildctl = lent.as_ref().filter(|_| given).map(|l| l.buildctl.clone());
+                    target
+                }
                 // A context only `cluster.cells` names that this machine does not have (no kubeconfig, not in it, not
                 // allowed): its cells are skipped with the reason, as a cluster lane without `--context` is.
                 Some(Err(e)) if !given && !matches!(e, cluster::ContextError::Api(_)) => {
@@ -152,7 +181,7 @@ pub fn run(args: Args) -> Exit {
             });
         }
     }
-    let cluster = match args.context {
+    let cluster = match first {
         Some(_) if !targets.is_empty() => Some(targets.remove(0)),
         _ => None,
     };
@@ -291,8 +320,33 @@ pub fn run(args: Args) -> Exit {
         (true, false) => Exit::Interrupted,
         (true, true) => Exit::Infrastructure,
         _ if !missing.is_empty() => Exit::Infrastructure,
-        _ => outcome::exit_for(&outcomes),
+        _ => match &lent {
+            Some(lent) => exit_on_lent_test_bed(&outcomes, &lent.context),
+            None => outcome::exit_for(&outcomes),
+        },
     }
+}
+
+/// The exit code of a run on the test bed it borrowed (no `--context`): a verdict that differs on simulated evidence
+/// only is named but not counted, since the simulated node shows only what its doubles simulate; the run says so.
+fn exit_on_lent_test_bed(outcomes: &[outcome::Outcome], context: &str) -> Exit {
+    let (simulated, counted): (Vec<&outcome::Outcome>, Vec<&outcome::Outcome>) = outcomes.iter().partition(|o| {
+        o.evidence == outcome::Evidence::Simulated
+            && !o.verdict.as_expected()
+            && o.verdict != outcome::Verdict::InfraError
+    });
+    if !simulated.is_empty() {
+        let steps: Vec<String> = simulated
+            .iter()
+            .map(|o| format!("{} {} ({})", o.case, o.step, o.verdict.as_str()))
+            .collect();
+        errln!(
+            "note: {} verdict(s) differ on the test bed's simulated node only, and are not counted in the exit code: {}\n  help: a simulated node shows only what its doubles simulate; give --context {context} to count them",
+            simulated.len(),
+            steps.join("; ")
+        );
+    }
+    outcome::exit_for(counted)
 }
 
 /// Records the run into the history at `dir`, then redraws `out/report.html` with each cell's history strip.

@@ -104,3 +104,113 @@ fn script() -> Option<PathBuf> {
         .map(|dir| dir.join("fixtures/testbed/testbed"))
         .find(|path| path.is_file())
 }
+
+/// The local test bed, lent to a `harness run` given no `--context`: up already, or brought up for the run and taken
+/// down when the lent value is dropped.
+#[derive(Debug)]
+pub struct Lent {
+    pub kubeconfig: PathBuf,
+    pub context: String,
+    /// The test bed's own `buildctl`, for builds when neither `BUILDCTL` nor `PATH` has one.
+    pub buildctl: PathBuf,
+    /// Whether this run brought it up (then dropping it takes it down).
+    pub brought_up: bool,
+    script: PathBuf,
+}
+
+/// What `testbed status --json` says, the part a run needs.
+#[derive(Debug, serde::Deserialize)]
+struct Status {
+    state: String,
+    built: bool,
+    kubeconfig: Option<PathBuf>,
+    context: String,
+    bin: Bins,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Bins {
+    buildctl: PathBuf,
+}
+
+impl Lent {
+    /// The local test bed when this repository has one and its binaries are built: `None` when not, the reason
+    /// when it is built but does not come up.
+    pub fn borrow() -> Result<Option<Lent>, String> {
+        // The test bed runs on Linux only (KWOK, etcd, mounts).
+        let Some(script) = script().filter(|_| cfg!(target_os = "linux")) else {
+            return Ok(None);
+        };
+        let Some(before) = status(&script) else { return Ok(None) };
+        if !before.built {
+            return Ok(None);
+        }
+        if before.state == "up" {
+            return Lent::of(before, false, script).map(Some);
+        }
+        errln!("the cluster lane has no --context: bringing the local test bed up for this run");
+        run_script(&script, "up")?;
+        match status(&script).map(|status| Lent::of(status, true, script.clone())) {
+            Some(lent) => lent.map(Some),
+            None => {
+                // No lent test bed exists to take it down when dropped: down here, then why.
+                let _ = run_script(&script, "down");
+                Err("the test bed printed no status after coming up".to_owned())
+            }
+        }
+    }
+
+    fn of(status: Status, brought_up: bool, script: PathBuf) -> Result<Lent, String> {
+        let lent = Lent {
+            kubeconfig: status.kubeconfig.unwrap_or_default(),
+            context: status.context,
+            buildctl: status.bin.buildctl,
+            brought_up,
+            script,
+        };
+        // An error drops `lent`, which takes the test bed down again if this run brought it up.
+        if status.state != "up" {
+            Err(format!("the test bed is {}, not up", status.state))
+        } else if lent.kubeconfig.as_os_str().is_empty() {
+            Err("the test bed is up but names no kubeconfig".to_owned())
+        } else {
+            Ok(lent)
+        }
+    }
+}
+
+/// Takes the test bed down again if this run brought it up.
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if self.brought_up {
+            errln!("taking the local test bed down again");
+            if let Err(e) = run_script(&self.script, "down") {
+                errln!("error: {e}");
+            }
+        }
+    }
+}
+
+/// `testbed status --json`, or `None` when it does not run or prints nothing usable.
+fn status(script: &Path) -> Option<Status> {
+    let output = Command::new(script).args(["status", "--json"]).output().ok()?;
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+/// Runs `testbed ACTION`, its progress on stderr.
+fn run_script(script: &Path, action: &str) -> Result<(), String> {
+    let status = Command::new(script)
+        .arg(action)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{} {action}` failed ({status}); its reason is above",
+            script.display()
+        ))
+    }
+}

@@ -25,9 +25,12 @@ pub fn line(o: &Outcome) -> String {
     )
 }
 
-/// One line per outcome and a count per verdict; simulated results are marked and counted apart.
+/// What ran (its first line), one line per outcome and a count per verdict; simulated results are marked and counted
+/// apart.
 pub fn summary(outcomes: &[Outcome]) -> String {
-    let mut out: String = outcomes.iter().map(line).collect();
+    let mut out = what_ran(outcomes);
+    out.push('\n');
+    out.extend(outcomes.iter().map(line));
     let mut totals = Vec::new();
     for verdict in Verdict::ALL {
         for (evidence, label) in [(Evidence::Real, ""), (Evidence::Simulated, " (simulated)")] {
@@ -41,8 +44,6 @@ pub fn summary(outcomes: &[Outcome]) -> String {
         }
     }
     out.push_str(&format!("{} outcome(s): {}\n", outcomes.len(), totals.join(", ")));
-    out.push_str(&what_ran(outcomes));
-    out.push('\n');
     out
 }
 

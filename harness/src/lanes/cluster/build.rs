@@ -77,7 +77,7 @@ pub async fn build(
         "twin": sent.twin,
         "platform": sent.platform,
     });
-    let buildctl = match locate() {
+    let buildctl = match locate(connected.buildctl.as_deref()) {
         Ok(buildctl) => buildctl,
         Err(message) => return Observation::of(&step, Unobserved::Exec(message).into()).detail(detail),
     };
@@ -120,8 +120,8 @@ fn endpoint(pod: &Pod, port: u16) -> Option<String> {
     })
 }
 
-/// `BUILDCTL`, else `buildctl` on `PATH`.
-fn locate() -> Result<PathBuf, String> {
+/// `BUILDCTL`, else `buildctl` on `PATH`, else the one the target comes with.
+fn locate(own: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("BUILDCTL") {
         let path = PathBuf::from(path);
         return if path.is_file() {
@@ -136,6 +136,7 @@ fn locate() -> Result<PathBuf, String> {
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .map(|dir| dir.join(&name))
         .find(|path| path.is_file())
+        .or_else(|| own.filter(|path| path.is_file()).map(Path::to_path_buf))
         .ok_or_else(|| format!("{}: set BUILDCTL or put buildctl on PATH", why::NO_BUILDCTL))
 }
 

@@ -57,6 +57,11 @@ impl Error {
 #[derive(Debug, Clone)]
 pub struct Target {
     pub name: String,
+    /// The kubeconfig the context is read from; none: `KUBECONFIG`, else `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// A `buildctl` that comes with this context (the lent test bed's), used when neither `BUILDCTL` nor `PATH`
+    /// has one.
+    pub buildctl: Option<PathBuf>,
     /// The harness's own test bed (recognised by its marker), which every scenario may use.
     pub testbed: bool,
     /// The longest any single API request may take.
@@ -73,6 +78,8 @@ impl Target {
     pub fn broken(name: &str, request_timeout: Duration, reason: String) -> Target {
         Target {
             name: name.to_owned(),
+            kubeconfig: None,
+            buildctl: None,
             testbed: false,
             request_timeout,
             broken: Some(reason),
@@ -83,7 +90,17 @@ impl Target {
 
 /// Checks `name` before anything runs: it must be in the kubeconfig, and either allowed by a scenario or the test bed.
 pub async fn check(name: &str, allowed: &[String], request_timeout: Duration) -> Result<Target, Error> {
-    let kubeconfig = read_kubeconfig()?;
+    check_in(None, name, allowed, request_timeout).await
+}
+
+/// [`check`], reading the context from the kubeconfig at `path` (none: `KUBECONFIG`, else `~/.kube/config`).
+pub async fn check_in(
+    path: Option<PathBuf>,
+    name: &str,
+    allowed: &[String],
+    request_timeout: Duration,
+) -> Result<Target, Error> {
+    let kubeconfig = read_kubeconfig(path.as_deref())?;
     if !kubeconfig.contexts.iter().any(|c| c.name == name) {
         let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
         return Err(Error::UnknownContext {
@@ -97,6 +114,8 @@ pub async fn check(name: &str, allowed: &[String], request_timeout: Duration) ->
     }
     let mut target = Target {
         name: name.to_owned(),
+        kubeconfig: path,
+        buildctl: None,
         testbed: false,
         request_timeout,
         broken: None,
@@ -118,7 +137,7 @@ pub async fn check(name: &str, allowed: &[String], request_timeout: Duration) ->
 
 /// A client for `target`, with connection and request timeouts.
 pub async fn client(target: &Target) -> Result<Client, Error> {
-    client_from(read_kubeconfig()?, target).await
+    client_from(read_kubeconfig(target.kubeconfig.as_deref())?, target).await
 }
 
 /// A client for `target` from a kubeconfig already read.
@@ -202,8 +221,9 @@ pub async fn while_node_ready<T>(client: Client, node: &str, step: impl Future<O
     }
 }
 
-fn read_kubeconfig() -> Result<Kubeconfig, Error> {
-    Kubeconfig::read().map_err(|e| Error::Kubeconfig(redact::secrets(&e.to_string()).into_owned()))
+fn read_kubeconfig(path: Option<&std::path::Path>) -> Result<Kubeconfig, Error> {
+    path.map_or_else(Kubeconfig::read, Kubeconfig::read_from)
+        .map_err(|e| Error::Kubeconfig(redact::secrets(&e.to_string()).into_owned()))
 }
 
 /// The test bed's run folder: where its kubeconfig and marker live.

@@ -38,7 +38,7 @@ use crate::scenario::matrix::Case;
 use crate::scenario::model;
 use crate::words::Environment;
 
-pub use connect::{Error as ContextError, Target, check};
+pub use connect::{Error as ContextError, Target, check, check_in};
 pub use deliver::Probe;
 pub use nodes::Nodes;
 pub use ownership::Ledger;
@@ -72,6 +72,8 @@ pub struct Connected {
     observed: Environment,
     /// What this run made on this cluster (the target's).
     ledger: Ledger,
+    /// The target's own `buildctl`, if it comes with one.
+    buildctl: Option<std::path::PathBuf>,
 }
 
 /// Observes every step of `case` on the context in `context` (which [`unavailable`] has checked).

@@ -48,6 +48,7 @@ pub async fn preflight(case: &Case, target: &Target) -> Result<Connected, Box<Ob
         evidence: evidence_of(node),
         observed: observed_environment(node),
         ledger: target.ledger.clone(),
+        buildctl: target.buildctl.clone(),
     };
     // The scenario's own components known before anything runs (nodeInfo fields, images), for `requires` and cells.
     // Rendered only for a component read from an image: most scenarios declare none.
