@@ -1,6 +1,6 @@
 //! Teardown: the probe removed from the node, the workaround's service stopped, the objects that run pods deleted
-//! and awaited (which frees the node) while this run's namespace is deleted by uid and awaited, then the
-//! cluster-wide objects this run created, each by uid.
+//! and awaited (which frees the node), then this run's namespace deleted by uid and awaited, then the cluster-wide
+//! objects this run created, each by uid.
 
 use std::time::Duration;
 
@@ -34,8 +34,7 @@ pub struct Made {
 }
 
 /// Undoes what the case made: the files copied onto the node and the service (on a real node) while the pod runs;
-/// then the DaemonSet, awaited until its pods are gone, which frees the node for the next case, and the namespace at
-/// the same time.
+/// then the DaemonSet, awaited until its pods are gone, which frees the node for the next case; then the namespace.
 pub async fn teardown(
     case: &Case,
     workload: &Workload,
@@ -56,25 +55,19 @@ pub async fn teardown(
         false => Ok(()),
     }
     .and(files);
-    // The namespace is deleted as the workload is: the API server waits five seconds before it empties a deleted
-    // namespace, and that wait runs while the workload's pods go. The node is free once they are gone.
-    let held = made.held;
-    let workload_gone = async {
-        let mut workload_gone = Ok(());
-        for object in made.made.objects.iter().filter(|o| o.runs_pods) {
-            workload_gone = workload_gone.and(gone(connected, &made.claim.namespace, object).await);
-        }
-        drop(held);
-        workload_gone
-    };
-    let namespace_gone = ownership::release(
+    let mut workload_gone = Ok(());
+    for object in made.made.objects.iter().filter(|o| o.runs_pods) {
+        workload_gone = workload_gone.and(gone(connected, &made.claim.namespace, object).await);
+    }
+    drop(made.held);
+    let mut released = ownership::release(
         namespaces,
         &made.claim,
         &connected.ledger,
         connected.timeout,
         DELETE_TIMEOUT,
-    );
-    let (workload_gone, mut released) = tokio::join!(workload_gone, namespace_gone);
+    )
+    .await;
     for claim in &made.made.claims {
         let api = Api::<DynamicObject>::all_with(connected.client.clone(), &claim.resource);
         let object = ownership::release_object(&api, claim, &connected.ledger, connected.timeout, DELETE_TIMEOUT).await;
