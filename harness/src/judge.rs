@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use crate::accepted;
 use crate::classify::{self, Class, DeclaredRules};
 use crate::outcome::{Failure, Observation, Outcome, RateSeen, Seen, StepResult, Tries, Verdict};
-use crate::scenario::expect::{Expected, Rate, expectation, rate};
+use crate::scenario::expect::{Expected, Rate, expectation, rate, twin_expectation};
 use crate::scenario::matrix::Case;
 
 /// The outcome of `observation` in `case`, with secrets already removed from every text it carries.
@@ -21,7 +21,10 @@ pub fn judge_against(case: &Case, mut observation: Observation, accepted: Option
         .into_iter()
         .map(|(stage, seen)| (stage, result_in(case, seen)))
         .collect();
-    let expected = expectation(case, &observation.step);
+    let expected = match observation.twin {
+        true => twin_expectation(case, &observation.step),
+        false => expectation(case, &observation.step),
+    };
     let tried: Vec<StepResult> = std::mem::take(&mut observation.tries)
         .into_iter()
         .map(|seen| result_in(case, seen))
@@ -271,6 +274,37 @@ mod tests {
             judge_against(&case, observe(), Some(&entry)).verdict,
             Verdict::Reproduced
         );
+    }
+
+    #[test]
+    fn a_twin_build_is_judged_by_its_own_expectation_never_the_windows_builds() {
+        // The seed's twin says nothing: observed, though the Windows build is expected to fail.
+        let case = seed_case(Lane::Cluster, "reproduction");
+        let twin = |seen: Seen| Observation {
+            twin: true,
+            ..Observation::of("build/hello", seen).evidence(Evidence::Simulated)
+        };
+        let built = judge(&case, twin(Seen::Ok));
+        assert_eq!(built.verdict, Verdict::Observed);
+        assert_eq!(built.expected.as_deref(), Some("observe"));
+        // The Windows build itself is held against the report's claim.
+        let windows = judge(&case, Observation::of("build/hello", Seen::Ok));
+        assert_eq!(windows.verdict, Verdict::NoLongerReproduces);
+        // A twin with its own expectation is held against that.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/testbed-builds.yaml");
+        let source = Arc::new(Source {
+            name: "testbed-builds.yaml".into(),
+            text: std::fs::read_to_string(&path).unwrap(),
+        });
+        let loaded = from_source(&source, &path).unwrap_or_else(|e| panic!("{}", e.render()));
+        let case = matrix::cases(&loaded, &[Lane::Cluster]).remove(0);
+        let line = "ERROR: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3";
+        let failed = |step: &str| Observation {
+            twin: true,
+            ..Observation::of(step, Failure::text(line, line, Class::Unknown).into())
+        };
+        assert_eq!(judge(&case, failed("build/broken")).verdict, Verdict::Reproduced);
+        assert_eq!(judge(&case, failed("build/hello")).verdict, Verdict::Regressed);
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct Observation {
     /// Every try of a step that runs more than once (`tries: N`), in order, raw; `seen` is the first of them. Empty
     /// for a step that ran once.
     pub tries: Vec<Seen>,
+    /// The step ran a build's Linux twin in the Windows build's place: it is judged by the twin's own expectation.
+    pub twin: bool,
 }
 
 impl Observation {
@@ -93,6 +95,7 @@ impl Observation {
             detail: serde_json::Value::Null,
             duration_ms: None,
             tries: Vec::new(),
+            twin: false,
         }
     }
 

@@ -1510,3 +1510,16 @@ fn a_problem_in_a_later_document_points_at_its_line() {
         "line {line} not in:\n{stderr}"
     );
 }
+
+#[test]
+fn a_twins_expectation_is_checked_where_it_is_written() {
+    let seed = seed().replace(
+        "      context: fixtures/builds/hello-linux\n",
+        "      context: fixtures/builds/hello-linux\n      expect: run-step-fails\n",
+    );
+    assert!(seed.contains("expect: run-step-fails"));
+    rejects(
+        seed.as_bytes(),
+        "`run-step-fails` is not an expectation: no built-in or declared class has this name",
+    );
+}

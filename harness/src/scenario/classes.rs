@@ -264,6 +264,12 @@ pub fn resolve(doc: &Doc, scenario: &mut Scenario, declared: &DeclaredRules) -> 
         let prefix = ["overrides".to_owned(), i.to_string(), "expect".to_owned()];
         resolve_in(doc, &mut matrix_override.expect, &prefix, declared, &mut problems);
     }
+    for (name, build) in scenario.builds.iter_mut() {
+        if let Some(expected) = build.twin.as_mut().and_then(|twin| twin.expect.as_mut()) {
+            let path = ["builds", name.as_str(), "twin", "expect"].map(str::to_owned);
+            resolve_one(doc, expected, &path, declared, &mut problems);
+        }
+    }
     problems
 }
 

@@ -312,6 +312,13 @@ pub fn expectation(case: &crate::scenario::matrix::Case, step: &str) -> Option<E
     }
 }
 
+/// What the Linux twin of build step `step` (`build/<name>`) is expected to do: its own `expect`, else `observe`.
+pub fn twin_expectation(case: &crate::scenario::matrix::Case, step: &str) -> Option<Expected> {
+    let name = step.strip_prefix("build/")?;
+    let twin = case.loaded.scenario.builds.get(name)?.twin.as_ref()?;
+    Some(twin.expect.unwrap_or(Expected::Observe))
+}
+
 /// The rate the scenario expects of `step` in `case`, if its expectation is one.
 pub fn rate(case: &crate::scenario::matrix::Case, step: &str) -> Option<Rate> {
     match declared(case, step) {

@@ -501,6 +501,11 @@ pub struct Twin {
     /// The Dockerfile, relative to the context.
     #[serde(default = "default_dockerfile")]
     pub dockerfile: String,
+    /// What the twin's build is expected to do (`ok`, a class, `observe`). Without it the twin's outcome is observed,
+    /// never held against the Windows build's expectation: a Linux build shows the way a build takes, not what the
+    /// Windows node does to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<crate::scenario::expect::Expected>,
 }
 
 fn one_try() -> u32 {

@@ -106,7 +106,9 @@ pub async fn build(
     if kept.is_none() {
         let _ = std::fs::remove_file(&log);
     }
-    Observation::of(&step, seen).detail(detail)
+    let mut observation = Observation::of(&step, seen).detail(detail);
+    observation.twin = sent.twin;
+    observation
 }
 
 /// `tcp://<host IP>:<port>`: a HostProcess pod uses the node's network, so buildkitd (and the workaround's service)
