@@ -605,6 +605,34 @@ fn an_interrupted_run_cleans_the_node(kubeconfig: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Ctrl-C while the workaround's service runs on the node (its probe hangs after the service step): exit 130, and
+/// neither the service, nor the case folder, nor the namespace is left.
+fn an_interrupted_workaround_leaves_no_service(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-interrupt-service";
+    let service = "buildkitd-interrupted";
+    let out = tempfile::tempdir().unwrap();
+    let scenario = "harness/tests/scenarios/testbed-interrupt-service.yaml";
+    let registered = || left_on_the_node(service, "-").0;
+    let child = spawn_until(
+        &mut scenario_on_cluster_lane(kubeconfig, run_id, scenario, out.path()),
+        registered,
+        "registered its service",
+    )?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let output = interrupt(child);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let namespaces = namespaces_of(kubeconfig, run_id);
+    let (service_left, folders) = (registered(), run_folders(run_id));
+    if output.status.code() != Some(130) || !namespaces.is_empty() || service_left || !folders.is_empty() {
+        return Err(format!(
+            "exit {:?}, namespaces left: {namespaces:?}, service left: {service_left}, folders left: {folders:?}\n{stderr}",
+            output.status.code()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// The test bed's API server stops answering (SIGSTOP) for 6 s while the run waits on it: the wait in flight ends
 /// within two request timeouts as an infrastructure error, the run exits 3 with its reports written, and once the
 /// server answers again teardown leaves nothing behind. (6 s: longer, and the controller manager and scheduler lose
@@ -1189,7 +1217,8 @@ fn a_cell_mapped_to_a_context_runs_there(kubeconfig: &Path) -> Result<(), Failed
     let output = Command::new(env!("CARGO_BIN_EXE_harness"))
         .current_dir(repository())
         .env("KUBECONFIG", kubeconfig)
-        .args(["run", "--lane", "cluster", "--run-id", run_id, "--out"])
+        // Without `--no-testbed` the run would borrow the test bed for the unmapped cell too.
+        .args(["run", "--lane", "cluster", "--no-testbed", "--run-id", run_id, "--out"])
         .arg(out.path())
         .arg("harness/tests/scenarios/testbed-mapped.yaml")
         .output()
@@ -1286,7 +1315,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 21] = [
+    let tests: [(&str, Test); 22] = [
+        (
+            "cluster::an_interrupted_workaround_leaves_no_service",
+            an_interrupted_workaround_leaves_no_service,
+        ),
         (
             "cluster::without_a_context_the_run_borrows_the_test_bed",
             without_a_context_the_run_borrows_the_test_bed,

@@ -158,10 +158,7 @@ pub fn run(args: Args) -> Exit {
                 }
             });
             targets.push(match checked {
-                Some(Ok(mut target)) => {
-                    target.buildctl = lent.as_ref().filter(|_| given).map(|l| l.buildctl.clone());
-                    target
-                }
+                Some(Ok(target)) => target,
                 // A context only `cluster.cells` names that this machine does not have (no kubeconfig, not in it, not
                 // allowed): its cells are skipped with the reason, as a cluster lane without `--context` is.
                 Some(Err(e)) if !given && !matches!(e, cluster::ContextError::Api(_)) => {

@@ -111,8 +111,6 @@ fn script() -> Option<PathBuf> {
 pub struct Lent {
     pub kubeconfig: PathBuf,
     pub context: String,
-    /// The test bed's own `buildctl`, for builds when neither `BUILDCTL` nor `PATH` has one.
-    pub buildctl: PathBuf,
     /// Whether this run brought it up (then dropping it takes it down).
     pub brought_up: bool,
     script: PathBuf,
@@ -125,12 +123,6 @@ struct Status {
     built: bool,
     kubeconfig: Option<PathBuf>,
     context: String,
-    bin: Bins,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct Bins {
-    buildctl: PathBuf,
 }
 
 impl Lent {
@@ -164,7 +156,6 @@ impl Lent {
         let lent = Lent {
             kubeconfig: status.kubeconfig.unwrap_or_default(),
             context: status.context,
-            buildctl: status.bin.buildctl,
             brought_up,
             script,
         };

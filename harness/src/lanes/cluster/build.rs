@@ -79,7 +79,10 @@ pub async fn build(
     });
     let buildctl = match locate(connected.buildctl.as_deref()) {
         Ok(buildctl) => buildctl,
-        Err(message) => return Observation::of(&step, Unobserved::Exec(message).into()).detail(detail),
+        // The harness's own client is missing, not a command in the pod: no hint about the pod's image.
+        Err(message) => {
+            return Observation::of(&step, Failure::unobserved(Class::ExecFailed, message).into()).detail(detail);
+        }
     };
     match buildkitd(&buildctl, &endpoint, connected.timeout).await {
         Ok((version, worker)) => {

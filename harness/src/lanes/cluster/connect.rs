@@ -59,8 +59,8 @@ pub struct Target {
     pub name: String,
     /// The kubeconfig the context is read from; none: `KUBECONFIG`, else `~/.kube/config`.
     pub kubeconfig: Option<PathBuf>,
-    /// A `buildctl` that comes with this context (the lent test bed's), used when neither `BUILDCTL` nor `PATH`
-    /// has one.
+    /// A `buildctl` that comes with this context (the test bed's, from its run folder), used when neither
+    /// `BUILDCTL` nor `PATH` has one.
     pub buildctl: Option<PathBuf>,
     /// The harness's own test bed (recognised by its marker), which every scenario may use.
     pub testbed: bool,
@@ -122,6 +122,9 @@ pub async fn check_in(
         ledger: Default::default(),
     };
     target.testbed = is_testbed(&target, &kubeconfig).await?;
+    if target.testbed {
+        target.buildctl = Some(testbed_run_dir().join("buildctl")).filter(|path| path.is_file());
+    }
     if target.testbed || allowed.iter().any(|a| a == name) {
         return Ok(target);
     }
