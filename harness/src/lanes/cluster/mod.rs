@@ -244,6 +244,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
     let service_env = container_env(&manifests, &workload.container);
     if let Some(registered) = registered {
+        let started = Instant::now();
         let on = Step {
             client: connected.client.clone(),
             node: node.as_deref(),
@@ -255,7 +256,7 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
                 service::state(registered, &workload, connected.evidence, &service_env),
             )
             .await;
-        observations.push(observation);
+        observations.push(observation.timed(started));
     }
     let folder = context.evidence_folder(case);
     for (name, build) in &case.loaded.scenario.builds {
