@@ -112,7 +112,7 @@ pub struct Lent {
     pub kubeconfig: PathBuf,
     pub context: String,
     /// Whether this run brought it up (then dropping it takes it down).
-    pub brought_up: bool,
+    brought_up: bool,
     script: PathBuf,
 }
 
@@ -127,7 +127,7 @@ struct Status {
 
 impl Lent {
     /// The local test bed when this repository has one and its binaries are built: `None` when not, the reason
-    /// when it is built but does not come up.
+    /// when it is built but does not come up (then it is taken down again).
     pub fn borrow() -> Result<Option<Lent>, String> {
         // The test bed runs on Linux only (KWOK, etcd, mounts).
         let Some(script) = script().filter(|_| cfg!(target_os = "linux")) else {
@@ -137,35 +137,27 @@ impl Lent {
         if !before.built {
             return Ok(None);
         }
-        if before.state == "up" {
-            return Lent::of(before, false, script).map(Some);
-        }
-        errln!("the cluster lane has no --context: bringing the local test bed up for this run");
-        run_script(&script, "up")?;
-        match status(&script).map(|status| Lent::of(status, true, script.clone())) {
-            Some(lent) => lent.map(Some),
-            None => {
-                // No lent test bed exists to take it down when dropped: down here, then why.
-                let _ = run_script(&script, "down");
-                Err("the test bed printed no status after coming up".to_owned())
-            }
-        }
-    }
-
-    fn of(status: Status, brought_up: bool, script: PathBuf) -> Result<Lent, String> {
-        let lent = Lent {
-            kubeconfig: status.kubeconfig.unwrap_or_default(),
-            context: status.context,
+        let brought_up = before.state != "up";
+        let mut lent = Lent {
+            kubeconfig: PathBuf::new(),
+            context: before.context.clone(),
             brought_up,
             script,
         };
-        // An error drops `lent`, which takes the test bed down again if this run brought it up.
-        if status.state != "up" {
-            Err(format!("the test bed is {}, not up", status.state))
-        } else if lent.kubeconfig.as_os_str().is_empty() {
-            Err("the test bed is up but names no kubeconfig".to_owned())
+        // From here every error drops `lent`, which takes the test bed down again if this run brought it up.
+        let now = if brought_up {
+            errln!("the cluster lane has no --context: bringing the local test bed up for this run");
+            run_script(&lent.script, "up")?;
+            status(&lent.script).ok_or("the test bed printed no status after coming up")?
         } else {
-            Ok(lent)
+            before
+        };
+        match now.kubeconfig {
+            Some(kubeconfig) if now.state == "up" => {
+                (lent.kubeconfig, lent.context) = (kubeconfig, now.context);
+                Ok(Some(lent))
+            }
+            _ => Err(format!("the test bed is {} and names no kubeconfig", now.state)),
         }
     }
 }
