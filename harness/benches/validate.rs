@@ -83,7 +83,11 @@ fn harness_files(folder: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn copy_fixtures(from: &Path, to: &Path) {
-    for sub in ["fixtures/daemonsets", "fixtures/builds/hello-servercore"] {
+    for sub in [
+        "fixtures/daemonsets",
+        "fixtures/builds/hello-servercore",
+        "fixtures/builds/hello-linux",
+    ] {
         std::fs::create_dir_all(to.join(sub)).unwrap();
         for entry in std::fs::read_dir(from.join(sub)).unwrap() {
             let entry = entry.unwrap();

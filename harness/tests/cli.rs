@@ -15,7 +15,11 @@ fn seed() -> String {
 /// A scratch repository with the real fixtures and one scenario file holding `bytes`.
 fn scratch(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["fixtures/daemonsets", "fixtures/builds/hello-servercore"] {
+    for sub in [
+        "fixtures/daemonsets",
+        "fixtures/builds/hello-servercore",
+        "fixtures/builds/hello-linux",
+    ] {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         for entry in std::fs::read_dir(repository().join(sub)).unwrap() {
             let entry = entry.unwrap();
@@ -269,7 +273,7 @@ fn overrides_select_matrix_cells() {
     };
     rejects(
         with("{containerd: \"<1.7\"}").as_bytes(),
-        "bad.yaml:86:12: `containerd` is not a matrix axis",
+        "bad.yaml:90:12: `containerd` is not a matrix axis",
     );
     rejects(
         with("{buildkit: \"<0.1\"}").as_bytes(),
@@ -1021,7 +1025,7 @@ fn a_scenario_declares_classes_its_expectations_name() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(
-            "bad.yaml:73:20: `no-such-class` is not an expectation: no built-in or declared class has this name"
+            "bad.yaml:77:20: `no-such-class` is not an expectation: no built-in or declared class has this name"
         ),
         "{stderr}"
     );
@@ -1074,7 +1078,7 @@ fn broken_class_rules_are_located() {
     let listed = "stages are: connect, resolve, pull";
     rejects(
         (seed() + "classes:\n  - class: my-class\n    stage: nowhere\n").as_bytes(),
-        "bad.yaml:87:12: `nowhere` is not a stage",
+        "bad.yaml:91:12: `nowhere` is not a stage",
     );
     rejects(
         (seed() + "classes:\n  - class: my-class\n    stage: nowhere\n").as_bytes(),
@@ -1082,15 +1086,15 @@ fn broken_class_rules_are_located() {
     );
     rejects(
         (seed() + "classes:\n  - class: crash-loop\n    message: x\n").as_bytes(),
-        "bad.yaml:86:12: `crash-loop` is a built-in class",
+        "bad.yaml:90:12: `crash-loop` is a built-in class",
     );
     rejects(
         (seed() + "classes:\n  - class: my-class\n    message: '['\n").as_bytes(),
-        "bad.yaml:87:14: `[` is not a regular expression: unclosed character class",
+        "bad.yaml:91:14: `[` is not a regular expression: unclosed character class",
     );
     rejects(
         (seed() + "classes:\n  - class: my-class\n    infrastructure: true\n").as_bytes(),
-        "bad.yaml:86:5: the rule for `my-class` has no condition",
+        "bad.yaml:90:5: the rule for `my-class` has no condition",
     );
 }
 
@@ -1522,4 +1526,12 @@ fn a_twins_expectation_is_checked_where_it_is_written() {
         seed.as_bytes(),
         "`run-step-fails` is not an expectation: no built-in or declared class has this name",
     );
+}
+
+#[test]
+fn a_problem_past_column_65535_is_told_without_a_snippet() {
+    // miette's snippet panics marking a column past 65,535; found by tests/fuzz.rs.
+    let mut lines: Vec<String> = seed().lines().map(str::to_owned).collect();
+    lines[0] = format!("{},x: {}\u{1b}[2J", lines[0], "a".repeat(70_000));
+    rejects(lines.join("\n").as_bytes(), "unexpected character");
 }

@@ -146,12 +146,33 @@ pub fn render(diagnostic: &dyn Diagnostic) -> String {
     } else {
         (miette::GraphicalTheme::unicode_nocolor(), 400)
     };
+    // miette's snippet cannot mark a column past 65,535 (its formatting width panics): such a problem, on an
+    // absurdly long line, is told without the snippet.
+    if label_columns(diagnostic).any(|column| column > MAX_SNIPPET_COLUMN) {
+        return match diagnostic.help() {
+            Some(help) => format!("{diagnostic}\n  help: {help}"),
+            None => diagnostic.to_string(),
+        };
+    }
     let mut out = String::new();
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(width);
     if handler.render_report(&mut out, diagnostic).is_err() {
         out = diagnostic.to_string();
     }
     out
+}
+
+/// The furthest column (in bytes, a tab counting four) at which a snippet marks a problem.
+const MAX_SNIPPET_COLUMN: usize = 16_000;
+
+/// The column of each labelled span of `diagnostic` in its source.
+fn label_columns(diagnostic: &dyn Diagnostic) -> impl Iterator<Item = usize> + '_ {
+    let source = diagnostic.source_code();
+    diagnostic
+        .labels()
+        .into_iter()
+        .flatten()
+        .filter_map(move |label| Some(source?.read_span(label.inner(), 0, 0).ok()?.column()))
 }
 
 impl Error {
