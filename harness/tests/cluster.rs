@@ -633,6 +633,33 @@ fn an_interrupted_workaround_leaves_no_service(kubeconfig: &Path) -> Result<(), 
     Ok(())
 }
 
+/// A probe that does not come back, with `workload.execTimeout: 3s`: the step ends as `step-timeout` (an
+/// infrastructure error: exit 3) within seconds, teardown passes, and no namespace or case folder is left.
+fn a_step_that_times_out_leaves_nothing(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-timeout";
+    let started = std::time::Instant::now();
+    let (code, outcomes, _out) = run_scenario(kubeconfig, run_id, "harness/tests/scenarios/testbed-timeout.yaml", &[]);
+    let elapsed = started.elapsed();
+    let probe = find(&outcomes, "reproduction", "probe/hangs")?;
+    let teardown = find(&outcomes, "reproduction", "teardown")?;
+    if code != Some(3)
+        || probe["class"] != "step-timeout"
+        || !probe["first_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("did not finish within 3s")
+        || teardown["verdict"] != "passed"
+        || elapsed > std::time::Duration::from_secs(60)
+    {
+        return Err(format!("exit {code:?} after {elapsed:?}: {outcomes:#?}").into());
+    }
+    let folders = run_folders(run_id);
+    if !folders.is_empty() {
+        return Err(format!("the timed-out case left its folder on the node: {folders:?}").into());
+    }
+    no_namespace_left(kubeconfig, run_id)
+}
+
 /// The test bed's API server stops answering (SIGSTOP) for 6 s while the run waits on it: the wait in flight ends
 /// within two request timeouts as an infrastructure error, the run exits 3 with its reports written, and once the
 /// server answers again teardown leaves nothing behind. (6 s: longer, and the controller manager and scheduler lose
@@ -1315,7 +1342,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 22] = [
+    let tests: [(&str, Test); 23] = [
+        (
+            "cluster::a_step_that_times_out_leaves_nothing",
+            a_step_that_times_out_leaves_nothing,
+        ),
         (
             "cluster::an_interrupted_workaround_leaves_no_service",
             an_interrupted_workaround_leaves_no_service,

@@ -246,6 +246,10 @@ pub struct Workload {
     /// How long the workload may take to be ready once its image is there (the `rollout` step); default 5m.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_timeout: Option<String>,
+    /// How long one command the lane runs in the container under test may take (a probe, the probe's delivery, a
+    /// service query), e.g. `30s`; default 2m. One that takes longer ends its step as `step-timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_timeout: Option<String>,
 }
 
 /// A manifest given by path or inline.

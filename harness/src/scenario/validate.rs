@@ -193,6 +193,7 @@ pub fn scenario(doc: &Doc, scenario: &Scenario, root: &Path) -> Vec<Problem> {
     for (key, value) in [
         ("pullTimeout", &scenario.workload.pull_timeout),
         ("rolloutTimeout", &scenario.workload.rollout_timeout),
+        ("execTimeout", &scenario.workload.exec_timeout),
     ] {
         if let Some(value) = value {
             duration(c, &["workload", key], value);

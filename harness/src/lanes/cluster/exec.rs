@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one command may take, unless the scenario says (`workload.execTimeout`).
+pub const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The workload as it runs: its namespace's pods, the pod that runs it, and the container under test.
 pub struct Workload {
@@ -18,6 +19,32 @@ pub struct Workload {
     /// The longest one API request may take: how soon a command whose stream went silent is given up when the API
     /// server stops answering.
     pub timeout: Duration,
+    /// The longest one command may take.
+    pub exec_timeout: Duration,
+}
+
+/// Why a command gave no output: it outlasted the workload's `exec_timeout`, or it could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<ExecError> for crate::lanes::Unobserved {
+    fn from(e: ExecError) -> crate::lanes::Unobserved {
+        match e {
+            ExecError::Timeout(message) => crate::lanes::Unobserved::Timeout(message),
+            ExecError::Failed(message) => crate::lanes::Unobserved::Exec(message),
+        }
+    }
+}
+
+impl From<ExecError> for String {
+    fn from(e: ExecError) -> String {
+        e.to_string()
+    }
 }
 
 /// What a command printed, and whether it exited 0 (when the API says).
@@ -43,7 +70,7 @@ impl Output {
 }
 
 /// Runs `argv` in the container under test of `pod`; what it printed, or why it could not run.
-pub async fn exec(workload: &Workload, pod: &str, argv: Vec<String>) -> Result<Output, String> {
+pub async fn exec(workload: &Workload, pod: &str, argv: Vec<String>) -> Result<Output, ExecError> {
     run(workload, pod, argv, None).await
 }
 
@@ -53,11 +80,16 @@ pub async fn exec_with_input(
     pod: &str,
     argv: Vec<String>,
     input: Arc<Vec<u8>>,
-) -> Result<Output, String> {
+) -> Result<Output, ExecError> {
     run(workload, pod, argv, Some(input)).await
 }
 
-async fn run(workload: &Workload, pod: &str, argv: Vec<String>, input: Option<Arc<Vec<u8>>>) -> Result<Output, String> {
+async fn run(
+    workload: &Workload,
+    pod: &str,
+    argv: Vec<String>,
+    input: Option<Arc<Vec<u8>>>,
+) -> Result<Output, ExecError> {
     let run = async {
         let params = AttachParams::default()
             .container(workload.container.clone())
@@ -117,7 +149,13 @@ async fn run(workload: &Workload, pod: &str, argv: Vec<String>, input: Option<Ar
     let shown = argv.first().cloned().unwrap_or_default();
     let client = workload.pods.clone().into_client();
     let run = crate::lanes::cluster::connect::while_answering(client, workload.timeout, run);
-    tokio::time::timeout(EXEC_TIMEOUT, run)
-        .await
-        .map_err(|_| format!("`{shown}` did not finish within {}s", EXEC_TIMEOUT.as_secs()))??
+    let limit = workload.exec_timeout;
+    match tokio::time::timeout(limit, run).await {
+        Ok(Ok(Ok(output))) => Ok(output),
+        Ok(Ok(Err(message)) | Err(message)) => Err(ExecError::Failed(message)),
+        Err(_) => Err(ExecError::Timeout(format!(
+            "`{shown}` did not finish within {}",
+            humantime::format_duration(limit)
+        ))),
+    }
 }

@@ -13,7 +13,7 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 
 use crate::lanes::cluster::deliver::NODE_FOLDER;
-use crate::lanes::cluster::exec::{Workload, exec};
+use crate::lanes::cluster::exec::{EXEC_TIMEOUT, Workload, exec};
 use crate::lanes::cluster::ownership::{self, Claim, Ledger};
 use crate::lanes::cluster::teardown::DELETE_TIMEOUT;
 use crate::lanes::cluster::{Target, connect};
@@ -214,6 +214,7 @@ async fn clean(
                 pod: Some(name.clone()),
                 container: "janitor".to_owned(),
                 timeout,
+                exec_timeout: EXEC_TIMEOUT,
             };
             let output = exec(&workload, &name, render::powershell(&script(run_id))).await?;
             let lines: Vec<String> = output

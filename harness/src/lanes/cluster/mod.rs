@@ -145,13 +145,14 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             ];
         }
     };
+    let (pull_timeout, rollout_timeout, exec_timeout) = timeouts(case);
     let mut workload = Workload {
         pods: Api::<Pod>::namespaced(connected.client.clone(), &namespace),
         pod: None,
         container: rollout::container_under_test(case, &manifests),
         timeout: connected.timeout,
+        exec_timeout,
     };
-    let (pull_timeout, rollout_timeout) = timeouts(case);
     let rolling = rollout::Rolling {
         connected,
         manifests: &manifests,
@@ -418,8 +419,8 @@ async fn tried(tries: u32, mut run: impl AsyncFnMut(u32) -> Observation) -> Obse
     observation
 }
 
-/// The scenario's pull and rollout timeouts (validated durations), else the defaults.
-fn timeouts(case: &Case) -> (Duration, Duration) {
+/// The scenario's pull, rollout and exec timeouts (validated durations), else the defaults.
+fn timeouts(case: &Case) -> (Duration, Duration, Duration) {
     let workload = &case.loaded.scenario.workload;
     let parse = |given: &Option<String>, default| {
         given
@@ -430,6 +431,7 @@ fn timeouts(case: &Case) -> (Duration, Duration) {
     (
         parse(&workload.pull_timeout, rollout::PULL_TIMEOUT),
         parse(&workload.rollout_timeout, rollout::ROLLOUT_TIMEOUT),
+        parse(&workload.exec_timeout, exec::EXEC_TIMEOUT),
     )
 }
 

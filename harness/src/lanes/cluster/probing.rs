@@ -52,7 +52,7 @@ pub async fn probe(workload: &Workload, pod: &str, step: &str, probe: &Probe, ex
     }
     let Output { stdout, stderr, .. } = match exec(workload, pod, argv).await {
         Ok(output) => output,
-        Err(e) => return Observation::of(step, Unobserved::Exec(e).into()).detail(detail),
+        Err(e) => return Observation::of(step, Unobserved::from(e).into()).detail(detail),
     };
     let Ok(report) = parse_report(&stdout) else {
         let message = format!(
@@ -74,7 +74,7 @@ pub async fn run_command(workload: &Workload, pod: &str, step: &str, argv: &[Str
     let mut detail = json!({ "command": argv, "expected_status": expected });
     let output = match exec(workload, pod, argv.to_vec()).await {
         Ok(output) => output,
-        Err(e) => return Observation::of(step, Unobserved::Exec(e).into()).detail(detail),
+        Err(e) => return Observation::of(step, Unobserved::from(e).into()).detail(detail),
     };
     // The test bed's doubles cannot pass an exit status through kwok's exec; they print it as their last line.
     let status = output.exit_code.or_else(|| {

@@ -32,7 +32,7 @@ pub async fn state(
                     Failure::text(output.first_line(), text, Class::Unknown).into(),
                 );
             }
-            Err(e) => return Observation::of("service", Unobserved::Exec(e).into()),
+            Err(e) => return Observation::of("service", Unobserved::from(e).into()),
         }
     }
     let seen = match exec(
@@ -52,7 +52,7 @@ pub async fn state(
                 .trim();
             Failure::text(line, text.clone(), Class::Unknown).into()
         }
-        Err(e) => Unobserved::Exec(e).into(),
+        Err(e) => Unobserved::from(e).into(),
     };
     Observation::of("service", seen).detail(json!({ "service": service.name }))
 }
