@@ -1535,3 +1535,22 @@ fn a_problem_past_column_65535_is_told_without_a_snippet() {
     lines[0] = format!("{},x: {}\u{1b}[2J", lines[0], "a".repeat(70_000));
     rejects(lines.join("\n").as_bytes(), "unexpected character");
 }
+
+#[test]
+fn plan_says_when_run_would_borrow_the_test_bed() {
+    let status = Command::new(repository().join("fixtures/testbed/testbed"))
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let built = serde_json::from_slice::<serde_json::Value>(&status.stdout).is_ok_and(|s| s["built"] == true);
+    let output = harness()
+        .current_dir(repository())
+        .args(["plan", "scenarios/buildkit-6590.yaml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    // Said exactly when the test bed's binaries are built here (.ci/testbed prepare), and only then.
+    let said = stdout.contains("without --context, `harness run` runs the cluster cases on the local test bed (now ");
+    assert_eq!(said, built && cfg!(target_os = "linux"), "{stdout}");
+}

@@ -47,5 +47,21 @@ pub fn run(args: Args) -> Exit {
         planned.len(),
         planned.len() - runs
     );
+    let has_cluster_cases = planned
+        .iter()
+        .any(|p| p.case.lane == Lane::Cluster && p.case.loaded.scenario.cluster.distribution.has_cluster());
+    if args.context.is_none()
+        && has_cluster_cases
+        && let Some(state) = crate::cli::testbed::Lent::would_borrow()
+    {
+        let brings = if state == "up" {
+            "uses it as it is"
+        } else {
+            "brings it up for the run and down after"
+        };
+        outln!(
+            "without --context, `harness run` runs the cluster cases on the local test bed (now {state}; it {brings}); `--no-testbed` skips them"
+        );
+    }
     Exit::Ok
 }

@@ -126,6 +126,13 @@ struct Status {
 }
 
 impl Lent {
+    /// Whether `harness run` without `--context` would borrow the local test bed, and its state now (`up`, `down`),
+    /// without changing it.
+    pub fn would_borrow() -> Option<String> {
+        let script = script().filter(|_| cfg!(target_os = "linux"))?;
+        status(&script).filter(|status| status.built).map(|status| status.state)
+    }
+
     /// The local test bed when this repository has one and its binaries are built: `None` when not, the reason
     /// when it is built but does not come up (then it is taken down again).
     pub fn borrow() -> Result<Option<Lent>, String> {
