@@ -572,6 +572,46 @@ fn an_interrupted_run_tears_down(kubeconfig: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Ctrl-C during a teardown: once the seed's first case is deleting its namespace (the second case starting, or
+/// already on the node), the run is interrupted. Exit 130, and no namespace, service or case folder of the run left.
+fn an_interrupted_teardown_still_leaves_nothing(kubeconfig: &Path) -> Result<(), Failed> {
+    let run_id = "test-interrupt-teardown";
+    let out = tempfile::tempdir().unwrap();
+    let selector = format!("harness/run-id={run_id}");
+    let terminating = || {
+        let listed = kubectl(
+            kubeconfig,
+            &[
+                "get",
+                "namespaces",
+                "-l",
+                &selector,
+                "-o",
+                "jsonpath={.items[*].metadata.deletionTimestamp}",
+            ],
+        );
+        !String::from_utf8_lossy(&listed.stdout).trim().is_empty()
+    };
+    let child = spawn_until(
+        cluster_lane(kubeconfig, run_id, out.path()).args(["--jobs", "1"]),
+        terminating,
+        "began deleting a namespace",
+    )?;
+    let output = interrupt(child);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let namespaces = namespaces_of(kubeconfig, run_id);
+    let services = std::fs::read_to_string(windows_state().join("services.json")).unwrap_or_default();
+    let folders = run_folders(run_id);
+    if output.status.code() != Some(130) || !namespaces.is_empty() || services.contains(run_id) || !folders.is_empty() {
+        return Err(format!(
+            "exit {:?}, namespaces left: {namespaces:?}, services: {services}, folders left: {folders:?}\n{stderr}",
+            output.status.code()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Ctrl-C while a probe runs on the node: exit 130, the namespace gone, and what the run left on the node (the
 /// delivered probe's run folder, a service marked with its run id) removed by the janitor's pod.
 fn an_interrupted_run_cleans_the_node(kubeconfig: &Path) -> Result<(), Failed> {
@@ -1342,7 +1382,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 23] = [
+    let tests: [(&str, Test); 24] = [
+        (
+            "cluster::an_interrupted_teardown_still_leaves_nothing",
+            an_interrupted_teardown_still_leaves_nothing,
+        ),
         (
             "cluster::a_step_that_times_out_leaves_nothing",
             a_step_that_times_out_leaves_nothing,
