@@ -206,11 +206,8 @@ fn headline(outcomes: &[Outcome]) -> String {
 either way.</p>"
         );
     }
-    if differing > 0 {
-        let _ = writeln!(
-            out,
-            "<p class=alert>{differing} verdict(s) differ from the scenario's expectations.</p>"
-        );
+    if let Some(line) = super::summary::differing_line(outcomes) {
+        let _ = writeln!(out, "<p class=alert>{line}.</p>");
     }
     if infra == 0 && differing == 0 && !outcomes.is_empty() {
         out.push_str("<p>Every verdict is as expected.</p>\n");
@@ -587,6 +584,25 @@ mod tests {
         let simulated_part = &page[simulated..];
         assert_eq!(simulated_part.matches("<i class=sim>simulated</i>").count(), 2);
         assert!(!page[real..simulated].contains("class=sim>"));
+    }
+
+    #[test]
+    fn verdicts_that_differ_on_a_simulated_node_only_are_said_so() {
+        let regressed = |evidence| outcome("probe/x", failed("denied"), Verdict::Regressed, evidence);
+        let simulated = [regressed(Evidence::Simulated)];
+        assert!(render(&simulated, None).contains(
+            "1 verdict(s) differ from the scenario's expectations, all on a simulated node: not evidence about Windows."
+        ));
+        let both = [regressed(Evidence::Real), regressed(Evidence::Simulated)];
+        let md = super::super::summary::markdown(&both);
+        assert!(md.contains(
+            "**2 verdict(s) differ from the scenario's expectations, 1 of them on a simulated node: not evidence about Windows.**"
+        ), "{md}");
+        let real = [regressed(Evidence::Real)];
+        assert!(
+            super::super::summary::markdown(&real)
+                .contains("**1 verdict(s) differ from the scenario's expectations.**")
+        );
     }
 
     #[test]

@@ -75,6 +75,27 @@ pub fn what_ran(outcomes: &[Outcome]) -> String {
     format!("{}{suffix}", parts.join("; "))
 }
 
+/// How many verdicts differ from the scenario's expectations (infrastructure errors apart), and how many of them on a
+/// simulated node only, or `None` when none differs.
+pub fn differing_line(outcomes: &[Outcome]) -> Option<String> {
+    let differing: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| !o.verdict.as_expected() && o.verdict != Verdict::InfraError)
+        .collect();
+    let simulated = differing.iter().filter(|o| o.evidence == Evidence::Simulated).count();
+    let of_them = match simulated {
+        0 => String::new(),
+        n if n == differing.len() => ", all on a simulated node: not evidence about Windows".to_owned(),
+        n => format!(", {n} of them on a simulated node: not evidence about Windows"),
+    };
+    (!differing.is_empty()).then(|| {
+        format!(
+            "{} verdict(s) differ from the scenario's expectations{of_them}",
+            differing.len()
+        )
+    })
+}
+
 /// `summary.md`: verdicts that differ first, then a table per kind of evidence (simulated results never mixed in).
 pub fn markdown(outcomes: &[Outcome]) -> String {
     let mut md = format!("# Harness run\n\n{}.\n\n", crate::redact::one_line(&what_ran(outcomes)));
@@ -88,10 +109,8 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
             "**{infra} step(s) could not be observed (infrastructure error): this run is not evidence either way.**\n\n"
         ));
     }
-    if differing > 0 {
-        md.push_str(&format!(
-            "**{differing} verdict(s) differ from the scenario's expectations.**\n\n"
-        ));
+    if let Some(line) = differing_line(outcomes) {
+        md.push_str(&format!("**{line}.**\n\n"));
     }
     if infra == 0 && differing == 0 {
         md.push_str("Every verdict is as expected.\n\n");
