@@ -22,8 +22,9 @@ use crate::{outcome, plan, report};
 pub struct Args {
     /// Scenario files or folders of them (default: `scenarios/`).
     paths: Vec<PathBuf>,
-    /// Lanes to run (repeatable; default: all). A lane that cannot run here is reported as skipped, with the reason.
-    #[arg(long = "lane", value_enum)]
+    /// Lanes to run (repeatable, or comma-separated; default: all). A lane that cannot run here is reported as
+    /// skipped, with the reason.
+    #[arg(long = "lane", value_enum, value_delimiter = ',')]
     lanes: Vec<Lane>,
     /// Where to write outcomes.jsonl, junit.xml and summary.md.
     #[arg(long, default_value = "out")]
@@ -49,8 +50,9 @@ pub struct Args {
     /// Hold the run against the accepted outcomes beside each scenario too: a step whose result moved is `changed`.
     #[arg(long)]
     check: bool,
-    /// A lane that must run (repeatable): the run exits 3 when it ran nothing here (every step skipped).
-    #[arg(long = "require", value_enum, value_name = "LANE")]
+    /// A lane that must run (repeatable, or comma-separated): the run exits 3 when it ran nothing here (every step
+    /// skipped).
+    #[arg(long = "require", value_enum, value_name = "LANE", value_delimiter = ',')]
     require: Vec<Lane>,
     /// The Windows bindprobe.exe the cluster lane copies onto the node for its probes (default: `BINDPROBE`, else the
     /// MinGW or MSVC release build in the target folder; without one, the image's own `bindprobe.exe` runs).
