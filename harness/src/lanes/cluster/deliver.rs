@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::lanes::cluster::exec::{Workload, exec, exec_with_input};
+use crate::lanes::cluster::exec::{ExecError, Workload, exec, exec_with_input};
 use crate::render;
 use crate::scenario::matrix::Case;
 
@@ -92,7 +92,7 @@ pub fn case_folder(run_id: &str, case: &Case) -> String {
 }
 
 /// Copies `probe` to `<case folder>\bindprobe.exe` on the node `pod` runs on; the path it arrived at, or why not.
-pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, folder: &str) -> Result<String, String> {
+pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, folder: &str) -> Result<String, ExecError> {
     send(workload, pod, probe, &format!(r"{folder}\bindprobe.exe")).await
 }
 
@@ -100,7 +100,7 @@ pub async fn deliver(workload: &Workload, pod: &str, probe: &Probe, folder: &str
 pub enum NotDelivered {
     /// It cannot run here (a Windows program on a simulated node without a twin).
     Skipped(String),
-    Failed(String),
+    Failed(ExecError),
 }
 
 /// Copies the program of probe `name` to `<case folder>\programs\<name>\<its file name>`: the program itself, or on
@@ -123,7 +123,7 @@ pub async fn program(
             ));
         }
     };
-    let sent = Probe::any(&root.join(file)).map_err(NotDelivered::Failed)?;
+    let sent = Probe::any(&root.join(file)).map_err(|e| NotDelivered::Failed(ExecError::Failed(e)))?;
     let base = Path::new(&program.file)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -133,8 +133,8 @@ pub async fn program(
         .map_err(NotDelivered::Failed)
 }
 
-/// Sends `probe`'s bytes to `target` on the node; the path it arrived at, or why not.
-async fn send(workload: &Workload, pod: &str, probe: &Probe, target: &str) -> Result<String, String> {
+/// Sends `probe`'s bytes to `target` on the node; the path it arrived at, or why not (a timeout kept as one).
+async fn send(workload: &Workload, pod: &str, probe: &Probe, target: &str) -> Result<String, ExecError> {
     let target = target.to_owned();
     let script = receive_script(&target, probe.bytes.len(), &probe.sha256);
     let output = exec_with_input(workload, pod, render::powershell(&script), probe.bytes.clone()).await?;
@@ -142,11 +142,11 @@ async fn send(workload: &Workload, pod: &str, probe: &Probe, target: &str) -> Re
     if output.stdout.lines().any(|l| l.trim() == arrived) {
         Ok(target)
     } else {
-        Err(format!(
+        Err(ExecError::Failed(format!(
             "{} did not arrive intact at {target}: {}",
             probe.path.display(),
             output.first_line()
-        ))
+        )))
     }
 }
 

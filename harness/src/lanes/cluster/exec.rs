@@ -24,7 +24,7 @@ pub struct Workload {
 }
 
 /// Why a command gave no output: it outlasted the workload's `exec_timeout`, or it could not run.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ExecError {
     #[error("{0}")]
     Timeout(String),

@@ -341,7 +341,7 @@ impl Step<'_> {
 /// anything was copied at all (teardown then removes the case's folder).
 #[derive(Default)]
 struct Copied {
-    bindprobe: Option<Result<String, String>>,
+    bindprobe: Option<Result<String, exec::ExecError>>,
     any: bool,
 }
 
@@ -372,14 +372,14 @@ async fn probe_step(
                     .await
                 }
                 Err(deliver::NotDelivered::Skipped(reason)) => Observation::skipped(&step, reason),
-                Err(deliver::NotDelivered::Failed(e)) => Observation::of(&step, Unobserved::Exec(e).into()),
+                Err(deliver::NotDelivered::Failed(e)) => Observation::of(&step, Unobserved::from(e).into()),
             }
         }
         _ => {
             if copied.bindprobe.is_none() && probe.runs_bindprobe() {
                 copied.bindprobe = Some(match &context.probe.0 {
                     Ok(sent) => deliver::deliver(workload, pod, sent, case_folder).await,
-                    Err(_) => Err(String::new()),
+                    Err(_) => Err(exec::ExecError::Failed(String::new())),
                 });
                 copied.any |= matches!(copied.bindprobe, Some(Ok(_)));
             }
@@ -387,7 +387,7 @@ async fn probe_step(
                 (Some(Ok(path)), _) => probing::Exe::Delivered(path, &context.probe.0),
                 // Nothing to deliver: the image's own bindprobe.exe, said so in the outcome.
                 (_, Err(missing)) => probing::Exe::Image(missing),
-                (Some(Err(e)), Ok(_)) => return Observation::of(&step, Unobserved::Exec(e.clone()).into()),
+                (Some(Err(e)), Ok(_)) => return Observation::of(&step, Unobserved::from(e.clone()).into()),
                 // An exec probe before any of bindprobe's: no bindprobe runs.
                 (None, Ok(_)) => probing::Exe::Image("no bindprobe probe ran yet"),
             };
