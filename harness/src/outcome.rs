@@ -250,6 +250,11 @@ impl Verdict {
         )
     }
 
+    /// Whether this verdict differs from the scenario's expectation (exit 1): an infrastructure error is apart.
+    pub fn differs(self) -> bool {
+        !self.as_expected() && self != Verdict::InfraError
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Reproduced => "reproduced",

@@ -329,11 +329,9 @@ pub fn run(args: Args) -> Exit {
 /// The exit code of a run on the test bed it borrowed (no `--context`): a verdict that differs on simulated evidence
 /// only is named but not counted, since the simulated node shows only what its doubles simulate; the run says so.
 fn exit_on_lent_test_bed(outcomes: &[outcome::Outcome], context: &str) -> Exit {
-    let (simulated, counted): (Vec<&outcome::Outcome>, Vec<&outcome::Outcome>) = outcomes.iter().partition(|o| {
-        o.evidence == outcome::Evidence::Simulated
-            && !o.verdict.as_expected()
-            && o.verdict != outcome::Verdict::InfraError
-    });
+    let (simulated, counted): (Vec<&outcome::Outcome>, Vec<&outcome::Outcome>) = outcomes
+        .iter()
+        .partition(|o| o.evidence == outcome::Evidence::Simulated && o.verdict.differs());
     if !simulated.is_empty() {
         let steps: Vec<String> = simulated
             .iter()

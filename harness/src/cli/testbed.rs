@@ -129,21 +129,15 @@ impl Lent {
     /// Whether `harness run` without `--context` would borrow the local test bed, and its state now (`up`, `down`),
     /// without changing it.
     pub fn would_borrow() -> Option<String> {
-        let script = script().filter(|_| cfg!(target_os = "linux"))?;
-        status(&script).filter(|status| status.built).map(|status| status.state)
+        built().map(|(_, status)| status.state)
     }
 
     /// The local test bed when this repository has one and its binaries are built: `None` when not, the reason
     /// when it is built but does not come up (then it is taken down again).
     pub fn borrow() -> Result<Option<Lent>, String> {
-        // The test bed runs on Linux only (KWOK, etcd, mounts).
-        let Some(script) = script().filter(|_| cfg!(target_os = "linux")) else {
+        let Some((script, before)) = built() else {
             return Ok(None);
         };
-        let Some(before) = status(&script) else { return Ok(None) };
-        if !before.built {
-            return Ok(None);
-        }
         let brought_up = before.state != "up";
         let mut lent = Lent {
             kubeconfig: PathBuf::new(),
@@ -179,6 +173,13 @@ impl Drop for Lent {
             }
         }
     }
+}
+
+/// This repository's test bed script and its status, when its binaries are built. Linux only: KWOK, etcd, mounts.
+fn built() -> Option<(PathBuf, Status)> {
+    let script = script().filter(|_| cfg!(target_os = "linux"))?;
+    let status = status(&script).filter(|status| status.built)?;
+    Some((script, status))
 }
 
 /// `testbed status --json`, or `None` when it does not run or prints nothing usable.

@@ -194,10 +194,7 @@ script-src 'unsafe-inline'\">\
 /// What the run means in one line, as `summary.md` says it, and the count of each verdict.
 fn headline(outcomes: &[Outcome]) -> String {
     let infra = outcomes.iter().filter(|o| o.verdict == Verdict::InfraError).count();
-    let differing = outcomes
-        .iter()
-        .filter(|o| !o.verdict.as_expected() && o.verdict != Verdict::InfraError)
-        .count();
+    let differing = outcomes.iter().filter(|o| o.verdict.differs()).count();
     let mut out = String::new();
     if infra > 0 {
         let _ = writeln!(

@@ -78,10 +78,7 @@ pub fn what_ran(outcomes: &[Outcome]) -> String {
 /// How many verdicts differ from the scenario's expectations (infrastructure errors apart), and how many of them on a
 /// simulated node only, or `None` when none differs.
 pub fn differing_line(outcomes: &[Outcome]) -> Option<String> {
-    let differing: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| !o.verdict.as_expected() && o.verdict != Verdict::InfraError)
-        .collect();
+    let differing: Vec<&Outcome> = outcomes.iter().filter(|o| o.verdict.differs()).collect();
     let simulated = differing.iter().filter(|o| o.evidence == Evidence::Simulated).count();
     let of_them = match simulated {
         0 => String::new(),
@@ -100,10 +97,7 @@ pub fn differing_line(outcomes: &[Outcome]) -> Option<String> {
 pub fn markdown(outcomes: &[Outcome]) -> String {
     let mut md = format!("# Harness run\n\n{}.\n\n", crate::redact::one_line(&what_ran(outcomes)));
     let infra = outcomes.iter().filter(|o| o.verdict == Verdict::InfraError).count();
-    let differing = outcomes
-        .iter()
-        .filter(|o| !o.verdict.as_expected() && o.verdict != Verdict::InfraError)
-        .count();
+    let differing = outcomes.iter().filter(|o| o.verdict.differs()).count();
     if infra > 0 {
         md.push_str(&format!(
             "**{infra} step(s) could not be observed (infrastructure error): this run is not evidence either way.**\n\n"

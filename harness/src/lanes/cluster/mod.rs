@@ -212,7 +212,11 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
     // Every step after the rollout runs while the workload's node stays Ready; after it went NotReady, the rest are
     // skipped with that reason.
     let node = running.as_ref().and_then(|p| p.spec.as_ref()?.node_name.clone());
-    let mut gone = false;
+    let mut on = OnNode {
+        client: connected.client.clone(),
+        node: node.as_deref(),
+        gone: false,
+    };
     let mut copied = Copied::default();
     let case_folder = deliver::case_folder(&context.run_id, case);
     for (name, probe) in &case.loaded.scenario.probes {
@@ -222,11 +226,6 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             continue;
         };
         let started = Instant::now();
-        let on = Step {
-            client: connected.client.clone(),
-            node: node.as_deref(),
-            name: &step,
-        };
         let simulated = connected.evidence == Evidence::Simulated;
         let run = probe_step(
             case,
@@ -239,21 +238,16 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
             simulated,
             &mut copied,
         );
-        let observation = on.node(&mut gone, run).await;
+        let observation = on.run(&step, run).await;
         observations.push(observation.timed(started));
     }
     let registered = &case.loaded.scenario.variants[case.variant.as_str()].register_service;
     let service_env = container_env(&manifests, &workload.container);
     if let Some(registered) = registered {
         let started = Instant::now();
-        let on = Step {
-            client: connected.client.clone(),
-            node: node.as_deref(),
-            name: "service",
-        };
         let observation = on
-            .node(
-                &mut gone,
+            .run(
+                "service",
                 service::state(registered, &workload, connected.evidence, &service_env),
             )
             .await;
@@ -267,15 +261,10 @@ async fn deploy_probe_teardown(case: &Case, context: &Context, connected: &mut C
         };
         let started = Instant::now();
         let step = format!("build/{name}");
-        let on = Step {
-            client: connected.client.clone(),
-            node: node.as_deref(),
-            name: &step,
-        };
         let run = tried(build.tries, async |attempt| {
             build::build(connected, case, pod, name, build, folder.as_ref(), attempt).await
         });
-        let observation = on.node(&mut gone, run).await;
+        let observation = on.run(&step, run).await;
         observations.push(observation.timed(started));
     }
     // A step failed: keep what the cluster shows of it before teardown removes it, and name the files in each failure.
@@ -312,26 +301,27 @@ fn container_env(manifests: &render::Manifests, container: &str) -> Vec<(String,
         .collect()
 }
 
-/// A step after the rollout, on the node the workload runs on.
-struct Step<'a> {
+/// The steps after the rollout, on the node the workload runs on: each runs while the node stays Ready.
+struct OnNode<'a> {
     client: Client,
     node: Option<&'a str>,
-    name: &'a str,
+    /// The node went NotReady during an earlier step.
+    gone: bool,
 }
 
-impl Step<'_> {
-    /// Runs the step while its node stays Ready: `node-not-ready` (and `gone` set) when the node stops being Ready
-    /// first; skipped when it went NotReady in an earlier step.
-    async fn node(&self, gone: &mut bool, run: impl std::future::Future<Output = Observation>) -> Observation {
-        if *gone {
-            return Observation::skipped(self.name, why::NODE_WENT_AWAY);
+impl OnNode<'_> {
+    /// Runs step `name` while the node stays Ready: `node-not-ready` when the node stops being Ready first (then
+    /// every later step is skipped with that reason).
+    async fn run(&mut self, name: &str, run: impl std::future::Future<Output = Observation>) -> Observation {
+        if self.gone {
+            return Observation::skipped(name, why::NODE_WENT_AWAY);
         }
         let Some(node) = self.node else { return run.await };
         match connect::while_node_ready(self.client.clone(), node, run).await {
             Ok(observation) => observation,
             Err(reason) => {
-                *gone = true;
-                Observation::of(self.name, Unobserved::NodeNotReady(reason).into())
+                self.gone = true;
+                Observation::of(name, Unobserved::NodeNotReady(reason).into())
             }
         }
     }
