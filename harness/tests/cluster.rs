@@ -1130,6 +1130,36 @@ fn a_rate_over_tries_is_judged_by_its_interval(kubeconfig: &Path) -> Result<(), 
 
 /// Cluster-wide leftovers: a cluster role carrying the run's label goes (by uid); one of another run and one the
 /// harness did not make stay. The kinds looked at are those of the scenarios' workloads (sig-windows-tools#289 has
+/// The janitor's pod on a node takes nothing from the workload that names an object of the workload's namespace:
+/// flannel's pods run as service account `flannel`, which the janitor's own namespace does not have.
+fn janitor_cleans_nodes_for_a_workload_with_its_own_service_account(kubeconfig: &Path) -> Result<(), Failed> {
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(repository())
+        .env("KUBECONFIG", kubeconfig)
+        .args(["janitor", "--context", "harness-testbed", "--run-id", "janitor-flannel"])
+        .arg("scenarios/sig-windows-tools-289.yaml")
+        .output()
+        .unwrap();
+    if !output.status.success() {
+        return Err(format!(
+            "janitor exited {:?}: {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let listed = kubectl(kubeconfig, &["get", "namespaces", "-o", "name"]);
+    let left: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter(|n| n.starts_with("namespace/harness-janitor-"))
+        .map(str::to_owned)
+        .collect();
+    if !left.is_empty() {
+        return Err(format!("the janitor left its namespace: {left:?}").into());
+    }
+    Ok(())
+}
+
 /// cluster roles).
 fn janitor_removes_the_runs_cluster_wide_objects(kubeconfig: &Path) -> Result<(), Failed> {
     let roles = [
@@ -1381,7 +1411,11 @@ type Test = fn(&Path) -> Result<(), Failed>;
 fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let bed = testbed();
-    let tests: [(&str, Test); 24] = [
+    let tests: [(&str, Test); 25] = [
+        (
+            "cluster::janitor_cleans_nodes_for_a_workload_with_its_own_service_account",
+            janitor_cleans_nodes_for_a_workload_with_its_own_service_account,
+        ),
         (
             "cluster::an_interrupted_teardown_still_leaves_nothing",
             an_interrupted_teardown_still_leaves_nothing,

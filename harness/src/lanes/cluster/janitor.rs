@@ -175,21 +175,30 @@ async fn clean(
     run_id: Option<&str>,
     timeout: Duration,
 ) -> Result<Vec<String>, String> {
-    let mut spec: PodSpec = object
+    let workload: PodSpec = object
         .pod_spec()
         .ok_or("the scenario's object under test has no pod spec")?;
-    let image = spec.containers.first().and_then(|c| c.image.clone());
-    spec.containers = vec![Container {
-        name: "janitor".to_owned(),
-        image,
-        command: Some(render::powershell("Start-Sleep -Seconds 600")),
-        ..Container::default()
-    }];
-    spec.init_containers = None;
-    spec.node_selector = None;
-    spec.node_name = Some(node.to_owned());
-    spec.restart_policy = Some("Never".to_owned());
-    spec.termination_grace_period_seconds = Some(5);
+    let first = workload.containers.first();
+    // Only what makes it the same kind of pod on the same node (HostProcess, the host's network, the image, the
+    // tolerations): nothing that names an object of the workload's own namespace (its service account, volumes,
+    // pull secrets), which the janitor's namespace does not have.
+    let spec = PodSpec {
+        containers: vec![Container {
+            name: "janitor".to_owned(),
+            image: first.and_then(|c| c.image.clone()),
+            command: Some(render::powershell("Start-Sleep -Seconds 600")),
+            security_context: first.and_then(|c| c.security_context.clone()),
+            ..Container::default()
+        }],
+        security_context: workload.security_context,
+        host_network: workload.host_network,
+        tolerations: workload.tolerations,
+        os: workload.os,
+        node_name: Some(node.to_owned()),
+        restart_policy: Some("Never".to_owned()),
+        termination_grace_period_seconds: Some(5),
+        ..PodSpec::default()
+    };
     let name = format!("harness-janitor-{:08x}", fnv(node));
     let pod = Pod {
         metadata: ObjectMeta {
